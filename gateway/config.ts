@@ -1,0 +1,45 @@
+// The gateway's settings, read once at start (see .env.example).
+import { type Env, readConfig } from '../proto/config.ts';
+import { type NatsSettings, readNatsSettings } from '../proto/nats.ts';
+import { type RedisSettings, readRedisSettings } from '../proto/redis.ts';
+import type { GrpcSettings } from './grpc.ts';
+import type { Staleness } from './read.ts';
+
+export interface GatewayConfig {
+  /** Where the gateway listens; `?topics=` is served at its path (WEB_SERVER_URL). */
+  url: URL;
+  grpc: GrpcSettings;
+  nats: NatsSettings;
+  redis: RedisSettings;
+  staleness: Staleness;
+  /** Most names in one `topics=` (MAX_TOPICS). */
+  maxTopics: number;
+}
+
+export function readGatewayConfig(env?: Env): GatewayConfig {
+  return readConfig(
+    'gateway',
+    (s) => {
+      const url = s.url('WEB_SERVER_URL', 'http://localhost:8080/', ['http:']);
+      if (!url.pathname.endsWith('/')) url.pathname += '/';
+      const maxTopics = s.number('MAX_TOPICS', 1000, { min: 1, integer: true });
+      const grpc = s.hostPort('GRPC_URL', '127.0.0.1:50051');
+      return {
+        url,
+        grpc: {
+          ...grpc,
+          subscriberBuffer: s.number('SUBSCRIBER_BUFFER', 1000, { min: 1, integer: true }),
+          maxTopics,
+        },
+        nats: readNatsSettings(s),
+        redis: readRedisSettings(s),
+        staleness: {
+          factor: s.number('STALE_FACTOR', 3, { min: 1 }),
+          defaultIntervalSeconds: s.number('INTERVAL', 5, { min: 0.05, max: 86_400 }),
+        },
+        maxTopics,
+      };
+    },
+    env,
+  );
+}

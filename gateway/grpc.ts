@@ -1,0 +1,263 @@
+// The gateway's gRPC service: Latest (unary) and Subscribe (server streaming).
+// Each subscriber has a bounded queue; one that cannot keep up is ended with
+// RESOURCE_EXHAUSTED instead of growing memory or slowing anyone else down.
+import * as grpc from '@grpc/grpc-js';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import {
+  type LatestReply,
+  type LatestRequest,
+  loadLoadstarService,
+  type SampleEvent,
+  type SubscribeRequest,
+} from '../proto/grpc.ts';
+import { UnavailableError } from '../proto/http.ts';
+import type { Log } from '../proto/log.ts';
+import type { NatsLink } from '../proto/nats.ts';
+import { checkHost, InputError } from '../proto/sample.ts';
+import { type FeedEvent, type LiveFeed, replayFrom } from './feed.ts';
+import { ageSeconds, isStale, parseTopics, type ReadModel, type Staleness } from './read.ts';
+
+export interface GrpcSettings {
+  host: string;
+  port: number;
+  /** Samples queued for one subscriber before it is cut off (SUBSCRIBER_BUFFER). */
+  subscriberBuffer: number;
+  maxTopics: number;
+}
+
+export interface GrpcDeps {
+  read: ReadModel;
+  feed: LiveFeed;
+  nats: NatsLink;
+  staleness: Staleness;
+  registry: Registry;
+  log: Log;
+}
+
+function statusOf(err: unknown): Partial<grpc.StatusObject> {
+  if (err instanceof InputError) return { code: grpc.status.INVALID_ARGUMENT, details: err.message };
+  if (err instanceof UnavailableError) return { code: grpc.status.UNAVAILABLE, details: err.message };
+  return { code: grpc.status.INTERNAL, details: 'internal error; see the gateway log' };
+}
+
+/** Which samples and metrics a subscriber asked for. */
+class SubscriberFilter {
+  private readonly topics: Set<string> | null;
+  private readonly hosts: Set<string> | null;
+
+  constructor(request: SubscribeRequest, maxTopics: number) {
+    this.topics = request.topics.length > 0 ? new Set(parseTopics(request.topics, maxTopics)) : null;
+    this.hosts = request.hosts.length > 0 ? new Set(request.hosts.map((h) => checkHost(h, 'hosts entry'))) : null;
+  }
+
+  hostList(): string[] {
+    return this.hosts ? [...this.hosts] : [];
+  }
+
+  /** The event for this subscriber, or null when nothing in the sample concerns it. */
+  select({ seq, sample }: FeedEvent): SampleEvent | null {
+    if (this.hosts && !this.hosts.has(sample.host)) return null;
+    let metrics = sample.metrics;
+    if (this.topics) {
+      metrics = {};
+      let any = false;
+      for (const topic of this.topics) {
+        const value = sample.metrics[topic];
+        if (value !== undefined) {
+          metrics[topic] = value;
+          any = true;
+        }
+      }
+      if (!any) return null;
+    }
+    return {
+      seq: String(seq),
+      host: sample.host,
+      id: sample.id,
+      time_ms: String(sample.time),
+      interval_seconds: sample.interval,
+      metrics,
+    };
+  }
+}
+
+/** Writes events to one call, honouring its back-pressure, within a bounded queue. */
+class SubscriberQueue {
+  private readonly queue: SampleEvent[] = [];
+  private waitingForDrain = false;
+  private drained?: () => void;
+  ended = false;
+
+  constructor(
+    private readonly call: grpc.ServerWritableStream<SubscribeRequest, SampleEvent>,
+    private readonly limit: number,
+    private readonly onOverflow: (lastSeq: string) => void,
+  ) {
+    call.on('drain', () => {
+      this.waitingForDrain = false;
+      this.flush();
+    });
+  }
+
+  get length(): number {
+    return this.queue.length;
+  }
+
+  /** Queues an event; false when the queue was full and the subscriber has been cut off. */
+  push(event: SampleEvent): boolean {
+    if (this.ended) return false;
+    if (this.queue.length >= this.limit) {
+      this.onOverflow(String(this.queue[0]?.seq ?? event.seq));
+      return false;
+    }
+    this.queue.push(event);
+    this.flush();
+    return true;
+  }
+
+  /** Resolves once the queue is below half full (for replays, which can wait). */
+  roomAvailable(): Promise<void> {
+    if (this.queue.length < this.limit / 2 || this.ended) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.drained = resolve;
+    });
+  }
+
+  private flush(): void {
+    while (this.queue.length > 0 && !this.waitingForDrain && !this.ended) {
+      if (!this.call.write(this.queue.shift()!)) this.waitingForDrain = true;
+    }
+    if (this.drained && this.queue.length < this.limit / 2) {
+      const resolve = this.drained;
+      this.drained = undefined;
+      resolve();
+    }
+  }
+}
+
+export function createGrpcServer(settings: GrpcSettings, deps: GrpcDeps): grpc.Server {
+  const { read, feed, nats, staleness, log } = deps;
+  const subscribers = new Gauge({
+    name: 'loadstar_grpc_subscribers',
+    help: 'gRPC Subscribe calls open now',
+    registers: [deps.registry],
+  });
+  const cutOff = new Counter({
+    name: 'loadstar_grpc_subscribers_cut_off_total',
+    help: 'Subscribers ended with RESOURCE_EXHAUSTED because their buffer filled',
+    registers: [deps.registry],
+  });
+  const delivered = new Counter({
+    name: 'loadstar_grpc_events_sent_total',
+    help: 'Sample events queued to gRPC subscribers',
+    registers: [deps.registry],
+  });
+
+  const server = new grpc.Server({
+    'grpc.keepalive_time_ms': 30_000,
+    'grpc.keepalive_timeout_ms': 10_000,
+    'grpc.keepalive_permit_without_calls': 1,
+  });
+
+  server.addService(loadLoadstarService(), {
+    Latest(
+      call: grpc.ServerUnaryCall<LatestRequest, LatestReply>,
+      callback: grpc.sendUnaryData<LatestReply>,
+    ) {
+      (async () => {
+        const topics = parseTopics(call.request.topics, settings.maxTopics);
+        const host = call.request.host ? checkHost(call.request.host, 'host') : undefined;
+        const readings = await read.latest(topics, host);
+        const now = Date.now();
+        const reply: LatestReply = { readings: [], missing: [] };
+        readings.forEach((r, i) => {
+          if (!r) {
+            reply.missing.push(topics[i]!);
+            return;
+          }
+          reply.readings.push({
+            topic: r.topic,
+            value: r.value,
+            host: r.host,
+            time_ms: String(r.time),
+            age_seconds: ageSeconds(r.time, now),
+            interval_seconds: r.interval,
+            stale: isStale(r.time, r.interval, staleness, now),
+          });
+        });
+        return reply;
+      })().then(
+        (reply) => callback(null, reply),
+        (err) => callback(statusOf(err)),
+      );
+    },
+
+    Subscribe(call: grpc.ServerWritableStream<SubscribeRequest, SampleEvent>) {
+      let filter: SubscriberFilter;
+      try {
+        filter = new SubscriberFilter(call.request, settings.maxTopics);
+      } catch (err) {
+        call.emit('error', statusOf(err));
+        return;
+      }
+      const fromSeq = Number(call.request.from_seq);
+      const abort = new AbortController();
+      let stopListening = () => {};
+      subscribers.inc();
+      const queue = new SubscriberQueue(call, settings.subscriberBuffer, (lastSeq) => {
+        cutOff.inc();
+        log.warn('subscriber too slow: cut off', { peer: call.getPeer(), buffer: settings.subscriberBuffer });
+        end({
+          code: grpc.status.RESOURCE_EXHAUSTED,
+          details: `subscriber too slow: its buffer of ${settings.subscriberBuffer} samples filled; resume with from_seq=${lastSeq}`,
+        });
+      });
+      let ended = false;
+      const end = (status?: Partial<grpc.StatusObject>) => {
+        if (ended) return;
+        ended = true;
+        queue.ended = true;
+        subscribers.dec();
+        stopListening();
+        abort.abort();
+        if (status) {
+          call.emit('error', status);
+          // A client that stopped reading may never take the status; do not hold its call forever.
+          setTimeout(() => call.destroy(), 5_000).unref();
+        }
+      };
+      call.on('cancelled', () => end());
+      call.on('close', () => end());
+      call.on('error', () => end());
+
+      const offer = (event: FeedEvent) => {
+        const selected = filter.select(event);
+        if (selected && queue.push(selected)) delivered.inc();
+      };
+      if (fromSeq > 0) {
+        (async () => {
+          for await (const event of replayFrom(nats, fromSeq, filter.hostList(), log, abort.signal)) {
+            if (ended) break;
+            offer(event);
+            await queue.roomAvailable();
+          }
+        })().catch((err) => {
+          log.warn('replay for a subscriber failed', { error: (err as Error).message });
+          end({ code: grpc.status.UNAVAILABLE, details: 'the samples stream is not reachable; resume later' });
+        });
+      } else {
+        stopListening = feed.listen(offer);
+      }
+    },
+  });
+  return server;
+}
+
+export function bindGrpc(server: grpc.Server, host: string, port: number): Promise<number> {
+  const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  return new Promise((resolve, reject) => {
+    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, boundPort) =>
+      err ? reject(err) : resolve(boundPort),
+    );
+  });
+}

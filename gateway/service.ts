@@ -1,0 +1,80 @@
+// Builds a running gateway: Redis reads over HTTP, the live feed and gRPC.
+// Stateless: any number of copies answer the same. main.ts wires it to the process.
+import type * as grpc from '@grpc/grpc-js';
+import { type Listener, listenHttp } from '../proto/http.ts';
+import type { Log } from '../proto/log.ts';
+import { connectNats, ensureSamplesStream } from '../proto/nats.ts';
+import { connectRedis, isRedisReady } from '../proto/redis.ts';
+import { createRegistry, publishStats, scrapePipeline } from '../proto/stats.ts';
+import type { GatewayConfig } from './config.ts';
+import { LiveFeed } from './feed.ts';
+import { bindGrpc, createGrpcServer } from './grpc.ts';
+import { createGatewayApp } from './http.ts';
+import { ReadModel } from './read.ts';
+
+export interface RunningGateway {
+  url: URL;
+  grpcAddress: string;
+  listener: Listener;
+  feed: LiveFeed;
+  stop(): Promise<void>;
+}
+
+export async function startGateway(config: GatewayConfig, log: Log): Promise<RunningGateway> {
+  const nats = await connectNats(config.nats, 'loadstar-gateway', log);
+  await ensureSamplesStream(nats.jsm, config.nats, log);
+  const redis = await connectRedis(config.redis, 'loadstar-gateway', log);
+  const registry = createRegistry('gateway');
+  const read = new ReadModel(redis);
+  const feed = new LiveFeed(nats, log.child('feed'));
+  feed.start();
+  const statsField = `gateway:${process.pid}:${Date.now()}`;
+  const readiness = () => ({ nats: nats.isConnected(), redis: isRedisReady(redis) });
+
+  const app = createGatewayApp({
+    base: config.url.pathname,
+    read,
+    staleness: config.staleness,
+    maxTopics: config.maxTopics,
+    registry,
+    scrape: () => scrapePipeline(registry, redis, statsField),
+    readiness,
+    log,
+  });
+  const grpcServer: grpc.Server = createGrpcServer(config.grpc, {
+    read,
+    feed,
+    nats,
+    staleness: config.staleness,
+    registry,
+    log: log.child('grpc'),
+  });
+  const grpcPort = await bindGrpc(grpcServer, config.grpc.host, config.grpc.port);
+  const listener = await listenHttp(app.callback(), config.url);
+  const stopStats = publishStats(registry, redis, statsField, log);
+  const grpcAddress = `${config.grpc.host.includes(':') ? `[${config.grpc.host}]` : config.grpc.host}:${grpcPort}`;
+  log.info('serving', { http: listener.url.href, grpc: grpcAddress });
+  return {
+    url: listener.url,
+    grpcAddress,
+    listener,
+    feed,
+    async stop() {
+      await listener.close();
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          grpcServer.forceShutdown();
+          resolve();
+        }, 3_000);
+        grpcServer.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      await feed.stop();
+      await stopStats();
+      await nats.close();
+      redis.disconnect();
+    },
+  };
+}

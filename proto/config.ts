@@ -1,0 +1,180 @@
+// Reads settings once, at start, from `.env` in the working directory and the
+// environment (the environment wins). A bad setting is a ConfigError naming the
+// setting; `readConfig` turns it into one line on stderr and exit status 2.
+import { readFileSync } from 'node:fs';
+import { parseEnv } from 'node:util';
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export class ConfigError extends Error {
+  constructor(
+    readonly setting: string,
+    problem: string,
+  ) {
+    super(`${setting}: ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** The settings a service sees: `.env` (when present) overlaid by the real environment. */
+export function loadEnv(file = '.env', environment: Env = process.env): Env {
+  let fromFile: Record<string, string> = {};
+  try {
+    fromFile = parseEnv(readFileSync(file, 'utf8')) as Record<string, string>;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  return { ...fromFile, ...environment };
+}
+
+/** Parses a service's configuration; on a bad setting prints one line and exits with status 2. */
+export function readConfig<T>(service: string, parse: (settings: Settings) => T, env?: Env): T {
+  try {
+    return parse(new Settings(env ?? loadEnv()));
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`loadstar ${service}: bad setting ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}
+
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/;
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const SIZE = /^(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|KiB|MiB|GiB)?$/i;
+const SIZE_UNITS: Record<string, number> = {
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  kib: 1024,
+  mib: 1024 ** 2,
+  gib: 1024 ** 3,
+};
+
+interface NumberLimits {
+  min?: number;
+  max?: number;
+  integer?: boolean;
+}
+
+/** Typed accessors over the raw settings; each one validates and names the setting when it fails. */
+export class Settings {
+  constructor(readonly env: Env) {}
+
+  private raw(name: string): string | undefined {
+    const value = this.env[name];
+    return value === undefined || value.trim() === '' ? undefined : value.trim();
+  }
+
+  string(name: string, fallback: string, pattern?: RegExp): string {
+    const value = this.raw(name) ?? fallback;
+    if (pattern && !pattern.test(value)) {
+      throw new ConfigError(name, `'${value}' does not match ${pattern}`);
+    }
+    return value;
+  }
+
+  optionalString(name: string): string | undefined {
+    return this.raw(name);
+  }
+
+  url(name: string, fallback: string, protocols: readonly string[]): URL {
+    return this.parseUrl(name, this.raw(name) ?? fallback, protocols);
+  }
+
+  /** A comma separated list of URLs, as NATS_URL or several RECEIVER_URLs. */
+  urls(name: string, fallback: string, protocols: readonly string[]): URL[] {
+    const items = (this.raw(name) ?? fallback)
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    if (items.length === 0) throw new ConfigError(name, 'is empty');
+    return items.map((item) => this.parseUrl(name, item, protocols));
+  }
+
+  private parseUrl(name: string, text: string, protocols: readonly string[]): URL {
+    let url: URL;
+    try {
+      url = new URL(text);
+    } catch {
+      throw new ConfigError(name, `'${text}' is not a URL`);
+    }
+    if (!protocols.includes(url.protocol)) {
+      throw new ConfigError(
+        name,
+        `'${text}' must start with ${protocols.map((p) => `${p}//`).join(' or ')}`,
+      );
+    }
+    if (!url.hostname) throw new ConfigError(name, `'${text}' has no host`);
+    return url;
+  }
+
+  /** host:port, as GRPC_URL. */
+  hostPort(name: string, fallback: string): { host: string; port: number } {
+    const text = this.raw(name) ?? fallback;
+    const match = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(text);
+    const port = match ? Number(match[2]) : Number.NaN;
+    if (!match || port > 65535) {
+      throw new ConfigError(name, `'${text}' is not host:port (as 127.0.0.1:50051)`);
+    }
+    return { host: match[1]!.replace(/^\[|\]$/g, ''), port };
+  }
+
+  number(name: string, fallback: number, limits: NumberLimits = {}): number {
+    const text = this.raw(name);
+    const value = text === undefined ? fallback : Number(text);
+    if (!Number.isFinite(value)) throw new ConfigError(name, `'${text}' is not a number`);
+    this.checkLimits(name, value, String(text ?? fallback), limits);
+    return value;
+  }
+
+  /** A duration as `90s`, `15m`, `24h`, `7d`, `250ms`, or plain seconds; returned in milliseconds. */
+  duration(name: string, fallback: string, limits: NumberLimits = {}): number {
+    const text = this.raw(name) ?? fallback;
+    const match = DURATION.exec(text);
+    if (!match) throw new ConfigError(name, `'${text}' is not a duration (as 500ms, 30s, 15m, 24h, 7d)`);
+    const ms = Number(match[1]) * (DURATION_UNITS[match[2] ?? 's'] ?? 1000);
+    this.checkLimits(name, ms, text, limits);
+    return ms;
+  }
+
+  /** A size as `100MB`, `64KiB` or plain bytes; returned in bytes. */
+  size(name: string, fallback: string, limits: NumberLimits = {}): number {
+    const text = this.raw(name) ?? fallback;
+    const match = SIZE.exec(text);
+    if (!match) throw new ConfigError(name, `'${text}' is not a size (as 512KB, 100MB, 1GiB)`);
+    const bytes = Math.round(Number(match[1]) * (SIZE_UNITS[(match[2] ?? 'b').toLowerCase()] ?? 1));
+    this.checkLimits(name, bytes, text, limits);
+    return bytes;
+  }
+
+  boolean(name: string, fallback: boolean): boolean {
+    const text = this.raw(name)?.toLowerCase();
+    if (text === undefined) return fallback;
+    if (['1', 'true', 'yes', 'on'].includes(text)) return true;
+    if (['0', 'false', 'no', 'off'].includes(text)) return false;
+    throw new ConfigError(name, `'${text}' is not true or false`);
+  }
+
+  oneOf<T extends string>(name: string, fallback: T, allowed: readonly T[]): T {
+    const text = this.raw(name) ?? fallback;
+    if (!(allowed as readonly string[]).includes(text)) {
+      throw new ConfigError(name, `'${text}' is not one of ${allowed.join(', ')}`);
+    }
+    return text as T;
+  }
+
+  private checkLimits(name: string, value: number, text: string, limits: NumberLimits): void {
+    if (limits.integer && !Number.isInteger(value)) {
+      throw new ConfigError(name, `'${text}' is not a whole number`);
+    }
+    if (limits.min !== undefined && value < limits.min) {
+      throw new ConfigError(name, `'${text}' is below the minimum ${limits.min}`);
+    }
+    if (limits.max !== undefined && value > limits.max) {
+      throw new ConfigError(name, `'${text}' is above the maximum ${limits.max}`);
+    }
+  }
+}

@@ -1,0 +1,73 @@
+// Loads proto/loadstar.proto at run time (the .proto is the source of truth)
+// and gives its messages TypeScript shapes. A test checks these shapes against
+// the loaded definition, so the two cannot drift apart.
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+
+export const PROTO_PATH = new URL('./loadstar.proto', import.meta.url).pathname;
+
+/** keepCase keeps snake_case field names; longs as strings keep int64 exact. */
+export const LOADER_OPTIONS: protoLoader.Options = {
+  keepCase: true,
+  longs: String,
+  defaults: true,
+  oneofs: true,
+};
+
+export interface LatestRequest {
+  topics: string[];
+  host: string;
+}
+export interface Reading {
+  topic: string;
+  value: number;
+  host: string;
+  time_ms: string | number;
+  age_seconds: number;
+  interval_seconds: number;
+  stale: boolean;
+}
+export interface LatestReply {
+  readings: Reading[];
+  missing: string[];
+}
+export interface SubscribeRequest {
+  topics: string[];
+  hosts: string[];
+  from_seq: string | number;
+}
+export interface SampleEvent {
+  seq: string | number;
+  host: string;
+  id: string;
+  time_ms: string | number;
+  interval_seconds: number;
+  metrics: Record<string, number>;
+}
+
+export function loadLoadstarService(): grpc.ServiceDefinition {
+  const definition = protoLoader.loadSync(PROTO_PATH, LOADER_OPTIONS);
+  const pkg = grpc.loadPackageDefinition(definition) as unknown as {
+    loadstar: { v1: { Loadstar: grpc.ServiceClientConstructor } };
+  };
+  return pkg.loadstar.v1.Loadstar.service;
+}
+
+export type LoadstarClient = grpc.Client & {
+  Latest(
+    request: Partial<LatestRequest>,
+    callback: (err: grpc.ServiceError | null, reply: LatestReply) => void,
+  ): grpc.ClientUnaryCall;
+  Latest(
+    request: Partial<LatestRequest>,
+    options: Partial<grpc.CallOptions>,
+    callback: (err: grpc.ServiceError | null, reply: LatestReply) => void,
+  ): grpc.ClientUnaryCall;
+  Subscribe(request: Partial<SubscribeRequest>, options?: Partial<grpc.CallOptions>): grpc.ClientReadableStream<SampleEvent>;
+};
+
+/** A client for the gateway's gRPC service at host:port. */
+export function createLoadstarClient(address: string, credentials = grpc.credentials.createInsecure()): LoadstarClient {
+  const Client = grpc.makeGenericClientConstructor(loadLoadstarService(), 'Loadstar');
+  return new Client(address, credentials) as unknown as LoadstarClient;
+}

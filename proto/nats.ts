@@ -1,0 +1,151 @@
+// The NATS side every service shares: how to connect (reconnecting forever, with
+// credentials from the URL or a creds file) and the samples stream's settings.
+// It never gives up on a server: readiness reports the outage instead.
+import { readFileSync } from 'node:fs';
+import {
+  type ConnectionOptions,
+  connect,
+  credsAuthenticator,
+  DiscardPolicy,
+  type JetStreamClient,
+  type JetStreamManager,
+  type NatsConnection,
+  nanos,
+  RetentionPolicy,
+  StorageType,
+  type StreamConfig,
+} from 'nats';
+import type { Settings } from './config.ts';
+import type { Log } from './log.ts';
+import { SAMPLES_STREAM, SAMPLES_SUBJECTS } from './subjects.ts';
+
+export interface NatsSettings {
+  servers: URL[];
+  /** Path of a NATS .creds file (NATS_CREDS), for servers that require one. */
+  credsFile?: string;
+  /** Replicas of the streams (NATS_REPLICAS): 1 on one server, 3 on a cluster. */
+  replicas: number;
+  /** How long the stream keeps samples (STREAM_MAX_AGE); bounds how far a Redis rebuild reaches. */
+  streamMaxAgeMs: number;
+  /** Size cap of the stream in bytes (STREAM_MAX_BYTES), -1 for none; the oldest are dropped beyond it. */
+  streamMaxBytes: number;
+}
+
+export function readNatsSettings(settings: Settings): NatsSettings {
+  return {
+    servers: settings.urls('NATS_URL', 'nats://127.0.0.1:4222', ['nats:', 'tls:']),
+    credsFile: settings.optionalString('NATS_CREDS'),
+    replicas: settings.number('NATS_REPLICAS', 1, { min: 1, max: 5, integer: true }),
+    streamMaxAgeMs: settings.duration('STREAM_MAX_AGE', '24h', { min: 60_000 }),
+    streamMaxBytes:
+      settings.optionalString('STREAM_MAX_BYTES') === undefined
+        ? -1
+        : settings.size('STREAM_MAX_BYTES', '-1', { min: 1_000_000 }),
+  };
+}
+
+/** A live NATS connection and whether it is connected right now. */
+export interface NatsLink {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  isConnected(): boolean;
+  close(): Promise<void>;
+}
+
+export function natsConnectionOptions(config: NatsSettings, name: string): ConnectionOptions {
+  const first = config.servers[0]!;
+  const options: ConnectionOptions = {
+    name,
+    servers: config.servers.map((u) => `${u.protocol === 'tls:' ? 'tls' : 'nats'}://${u.host}`),
+    // Never give up: a monitoring pipeline waits out any outage and reports it on /readyz.
+    maxReconnectAttempts: -1,
+    waitOnFirstConnect: true,
+    reconnectTimeWait: 500,
+    reconnectJitter: 250,
+    pingInterval: 10_000,
+    maxPingOut: 2,
+  };
+  if (first.username) {
+    const user = decodeURIComponent(first.username);
+    if (first.password) {
+      options.user = user;
+      options.pass = decodeURIComponent(first.password);
+    } else {
+      options.token = user;
+    }
+  }
+  if (first.protocol === 'tls:') options.tls = {};
+  if (config.credsFile) options.authenticator = credsAuthenticator(readFileSync(config.credsFile));
+  return options;
+}
+
+export async function connectNats(config: NatsSettings, name: string, log: Log): Promise<NatsLink> {
+  const nc = await connect(natsConnectionOptions(config, name));
+  let connected = true;
+  log.info('connected to NATS', { server: nc.getServer() });
+  (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === 'disconnect') {
+        connected = false;
+        log.warn('NATS connection lost; reconnecting', { server: String(status.data) });
+      } else if (status.type === 'reconnect') {
+        connected = true;
+        log.info('NATS connection back', { server: String(status.data) });
+      } else if (status.type === 'error') {
+        log.warn('NATS error', { error: String(status.data) });
+      }
+    }
+  })().catch((err) => log.error('NATS status watch ended', { error: err }));
+  const js = nc.jetstream();
+  const jsm = await nc.jetstreamManager({ timeout: 10_000 });
+  return {
+    nc,
+    js,
+    jsm,
+    isConnected: () => connected && !nc.isClosed(),
+    close: async () => {
+      if (!nc.isClosed()) await nc.drain().catch(() => nc.close());
+    },
+  };
+}
+
+function samplesStreamConfig(config: NatsSettings): Partial<StreamConfig> {
+  return {
+    name: SAMPLES_STREAM,
+    subjects: [SAMPLES_SUBJECTS],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    discard: DiscardPolicy.Old,
+    max_age: nanos(config.streamMaxAgeMs),
+    max_bytes: config.streamMaxBytes,
+    num_replicas: config.replicas,
+    // JetStream's own dedup of retried publishes (Nats-Msg-Id); the fold dedups beyond it.
+    duplicate_window: nanos(120_000),
+    allow_direct: true,
+  };
+}
+
+/** Creates the samples stream, or brings its limits in line with the settings. */
+export async function ensureSamplesStream(jsm: JetStreamManager, config: NatsSettings, log: Log): Promise<void> {
+  const wanted = samplesStreamConfig(config);
+  const existing = await jsm.streams.info(SAMPLES_STREAM).catch((err: Error) => {
+    if (/stream not found/i.test(err.message)) return null;
+    throw err;
+  });
+  if (!existing) {
+    await jsm.streams.add(wanted);
+    log.info('created the samples stream', { stream: SAMPLES_STREAM, replicas: config.replicas });
+    return;
+  }
+  const c = existing.config;
+  if (c.max_age !== wanted.max_age || c.max_bytes !== wanted.max_bytes || c.num_replicas !== wanted.num_replicas) {
+    await jsm.streams.update(SAMPLES_STREAM, {
+      ...c,
+      max_age: wanted.max_age!,
+      max_bytes: wanted.max_bytes!,
+      num_replicas: wanted.num_replicas!,
+    });
+    log.info('updated the samples stream limits', { stream: SAMPLES_STREAM });
+  }
+}

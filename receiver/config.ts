@@ -1,0 +1,50 @@
+// The receiver's settings, read once at start (see .env.example for each one).
+import { type Env, readConfig } from '../proto/config.ts';
+import { type NatsSettings, readNatsSettings } from '../proto/nats.ts';
+import { type RedisSettings, readRedisSettings } from '../proto/redis.ts';
+import { type FoldSettings, readFoldSettings } from './fold.ts';
+
+export interface ReceiverConfig {
+  /** Where the receiver listens; producers post to exactly this URL. */
+  url: URL;
+  nats: NatsSettings;
+  redis: RedisSettings;
+  fold: FoldSettings;
+  limits: IngestLimits;
+}
+
+export interface IngestLimits {
+  /** Largest body of one sample (MAX_BODY_BYTES). */
+  maxBodyBytes: number;
+  /** Largest body of a batch (MAX_BATCH_BYTES). */
+  maxBatchBytes: number;
+  /** Most samples in one batch (MAX_BATCH_SAMPLES). */
+  maxBatchSamples: number;
+  /** Most metric names in one sample (MAX_METRICS_PER_SAMPLE). */
+  maxMetricsPerSample: number;
+  /** A body must arrive within this time (BODY_TIMEOUT), so slow senders cannot hold connections. */
+  bodyTimeoutMs: number;
+  /** How far ahead of the receiver's clock a sample's time may be (MAX_CLOCK_SKEW). */
+  maxClockSkewMs: number;
+}
+
+export function readReceiverConfig(env?: Env): ReceiverConfig {
+  return readConfig(
+    'receiver',
+    (s) => ({
+      url: s.url('RECEIVER_URL', 'http://localhost:8090/data', ['http:']),
+      nats: readNatsSettings(s),
+      redis: readRedisSettings(s),
+      fold: readFoldSettings(s),
+      limits: {
+        maxBodyBytes: s.size('MAX_BODY_BYTES', '256KiB', { min: 64 }),
+        maxBatchBytes: s.size('MAX_BATCH_BYTES', '8MiB', { min: 1024 }),
+        maxBatchSamples: s.number('MAX_BATCH_SAMPLES', 1000, { min: 1, integer: true }),
+        maxMetricsPerSample: s.number('MAX_METRICS_PER_SAMPLE', 1000, { min: 1, integer: true }),
+        bodyTimeoutMs: s.duration('BODY_TIMEOUT', '10s', { min: 100 }),
+        maxClockSkewMs: s.duration('MAX_CLOCK_SKEW', '5m', { min: 0 }),
+      },
+    }),
+    env,
+  );
+}

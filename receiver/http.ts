@@ -1,0 +1,197 @@
+// The receiver's HTTP face: POST one sample at RECEIVER_URL (the flat JSON of
+// DESIGN.md, host and time in headers), POST a batch at RECEIVER_URL/batch (how
+// agents catch up after an outage), and the health and metrics endpoints.
+import Router from '@koa/router';
+import Koa from 'koa';
+import { Gauge, Histogram, type Registry } from 'prom-client';
+import { errorMiddleware, sendJson, timingMiddleware } from '../proto/http.ts';
+import type { Log } from '../proto/log.ts';
+import {
+  checkHost,
+  checkMetrics,
+  checkSampleId,
+  InputError,
+  parseInterval,
+  parseMetricsBody,
+  parseTime,
+  type Sample,
+} from '../proto/sample.ts';
+import { readBody, requireJson } from './body.ts';
+import type { IngestLimits } from './config.ts';
+import { type Accepted, type Ingest, type IngestCounters, newSampleId } from './ingest.ts';
+
+export interface ReceiverDeps {
+  path: string;
+  limits: IngestLimits;
+  ingest: Ingest;
+  counters: IngestCounters;
+  registry: Registry;
+  readiness: () => Record<string, boolean>;
+  log: Log;
+}
+
+/** Header names a producer uses to say what the flat body cannot. */
+export const HEADERS = {
+  host: 'Loadstar-Host',
+  time: 'Loadstar-Time',
+  id: 'Loadstar-Sample-Id',
+  interval: 'Loadstar-Interval',
+  spoolDepth: 'Loadstar-Spool-Depth',
+  spoolDropped: 'Loadstar-Spool-Dropped',
+} as const;
+
+/** The peer's address as a host name, for posts that do not name their host. */
+function peerHost(ctx: Koa.Context): string {
+  const address = (ctx.req.socket.remoteAddress ?? 'unknown').replace(/^::ffff:/, '');
+  return address.replace(/[^A-Za-z0-9_.:-]/g, '_');
+}
+
+function batchPath(path: string): string {
+  return `${path.replace(/\/+$/, '')}/batch`;
+}
+
+export function createReceiverApp(deps: ReceiverDeps): Koa {
+  const { limits, ingest, counters, log } = deps;
+  const app = new Koa();
+  const router = new Router();
+  const durations = new Histogram({
+    name: 'loadstar_http_request_duration_seconds',
+    help: 'HTTP request latency',
+    labelNames: ['route', 'method', 'status'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [deps.registry],
+  });
+  const spoolDropped = new Gauge({
+    name: 'loadstar_producer_spool_dropped_total',
+    help: 'Samples a producer dropped because its disk spool was full, as last reported by that producer',
+    labelNames: ['host'],
+    registers: [deps.registry],
+  });
+  const spoolDepth = new Gauge({
+    name: 'loadstar_producer_spool_depth',
+    help: 'Samples waiting in a producer disk spool, as last reported by that producer',
+    labelNames: ['host'],
+    registers: [deps.registry],
+  });
+
+  const recordSpool = (ctx: Koa.Context, host: string) => {
+    const dropped = Number(ctx.get(HEADERS.spoolDropped));
+    const depth = Number(ctx.get(HEADERS.spoolDepth));
+    if (ctx.get(HEADERS.spoolDropped) !== '' && Number.isFinite(dropped)) spoolDropped.set({ host }, dropped);
+    if (ctx.get(HEADERS.spoolDepth) !== '' && Number.isFinite(depth)) spoolDepth.set({ host }, depth);
+  };
+
+  const headerHost = (ctx: Koa.Context): string => {
+    const named = ctx.get(HEADERS.host);
+    return named ? checkHost(named, `header ${HEADERS.host}`) : peerHost(ctx);
+  };
+
+  router.post(deps.path, async (ctx) => {
+    counters.received.inc();
+    requireJson(ctx);
+    const host = headerHost(ctx);
+    const id = ctx.get(HEADERS.id);
+    const time = ctx.get(HEADERS.time);
+    const interval = ctx.get(HEADERS.interval);
+    const sample: Sample = {
+      host,
+      id: id ? checkSampleId(id, `header ${HEADERS.id}`) : newSampleId(),
+      time: time ? parseTime(time, `header ${HEADERS.time}`) : Date.now(),
+      interval: interval ? parseInterval(interval, `header ${HEADERS.interval}`) : 0,
+      metrics: parseMetricsBody(
+        await readBody(ctx, limits.maxBodyBytes, limits.bodyTimeoutMs),
+        limits.maxMetricsPerSample,
+      ),
+    };
+    ingest.checkTime(sample);
+    const [accepted] = await ingest.accept([sample]);
+    recordSpool(ctx, host);
+    sendJson(ctx, 200, { accepted: 1, duplicate: accepted!.duplicate, seq: accepted!.seq, id: sample.id });
+  });
+
+  router.post(batchPath(deps.path), async (ctx) => {
+    requireJson(ctx);
+    const host = headerHost(ctx);
+    const text = await readBody(ctx, limits.maxBatchBytes, limits.bodyTimeoutMs);
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch (err) {
+      throw new InputError(`body is not JSON: ${(err as Error).message}`);
+    }
+    const items = (body as { samples?: unknown } | null)?.samples;
+    if (!Array.isArray(items)) throw new InputError('batch body must be {"samples": [...]}');
+    if (items.length === 0) throw new InputError('batch has no samples');
+    if (items.length > limits.maxBatchSamples) {
+      throw new InputError(
+        `batch has ${items.length} samples; the limit is ${limits.maxBatchSamples} (MAX_BATCH_SAMPLES)`,
+        413,
+        'too_large',
+      );
+    }
+    counters.received.inc(items.length);
+    const samples: Sample[] = [];
+    const positions: number[] = [];
+    const rejected: { index: number; error: string }[] = [];
+    const now = Date.now();
+    items.forEach((item, index) => {
+      try {
+        const sample = batchSample(item, host, limits.maxMetricsPerSample);
+        ingest.checkTime(sample, now);
+        samples.push(sample);
+        positions.push(index);
+      } catch (err) {
+        if (!(err instanceof InputError)) throw err;
+        counters.rejected.inc({ reason: err.reason });
+        rejected.push({ index, error: err.message });
+      }
+    });
+    if (rejected.length > 0) {
+      log.warn('batch had rejected samples', { host, rejected: rejected.length, first: rejected[0]!.error });
+    }
+    const accepted: Accepted[] = samples.length > 0 ? await ingest.accept(samples) : [];
+    recordSpool(ctx, host);
+    sendJson(ctx, 200, {
+      accepted: accepted.length,
+      duplicates: accepted.filter((a) => a.duplicate).length,
+      seqs: accepted.map((a, i) => [positions[i], a.seq]),
+      rejected,
+    });
+  });
+
+  router.get('/healthz', (ctx) => sendJson(ctx, 200, { status: 'ok' }));
+  router.get('/readyz', (ctx) => {
+    const parts = deps.readiness();
+    const ready = Object.values(parts).every(Boolean);
+    sendJson(ctx, ready ? 200 : 503, { ready, ...parts });
+  });
+  router.get('/metrics', async (ctx) => {
+    ctx.type = deps.registry.contentType;
+    ctx.body = await deps.registry.metrics();
+  });
+
+  app.use(errorMiddleware(log, (reason) => counters.rejected.inc({ reason })));
+  app.use(timingMiddleware(durations));
+  app.use(router.routes());
+  app.use(router.allowedMethods({ throw: true }));
+  return app;
+}
+
+function batchSample(item: unknown, defaultHost: string, maxNames: number): Sample {
+  if (item === null || typeof item !== 'object' || Array.isArray(item)) {
+    throw new InputError('sample must be an object {"id", "time", "metrics", ...}');
+  }
+  const r = item as Record<string, unknown>;
+  const text = (v: unknown, field: string): string => {
+    if (typeof v === 'string') return v;
+    if (typeof v === 'number' && field === 'time') return String(v);
+    throw new InputError(`field ${field} must be a string`);
+  };
+  return {
+    host: r.host === undefined ? defaultHost : checkHost(text(r.host, 'host'), 'field host'),
+    id: r.id === undefined ? newSampleId() : checkSampleId(text(r.id, 'id'), 'field id'),
+    time: r.time === undefined ? Date.now() : parseTime(text(r.time, 'time'), 'field time'),
+    interval: r.interval === undefined ? 0 : parseInterval(String(r.interval), 'field interval'),
+    metrics: checkMetrics(r.metrics, maxNames, 'field metrics'),
+  };
+}

@@ -1,0 +1,120 @@
+// Accepts samples: publishes each to JetStream (the record) and folds it into
+// Redis (the view) before answering, so a 200 means durable and readable.
+// Never answers success for a sample it could lose: any doubt is a 503.
+import { randomBytes } from 'node:crypto';
+import type { PubAck } from 'nats';
+import { Counter, type Registry } from 'prom-client';
+import { UnavailableError } from '../proto/http.ts';
+import type { Log } from '../proto/log.ts';
+import type { NatsLink } from '../proto/nats.ts';
+import { encodeSample, InputError, type Sample } from '../proto/sample.ts';
+import { sampleMsgId, sampleSubject } from '../proto/subjects.ts';
+import type { Folder } from './fold.ts';
+
+export interface IngestCounters {
+  received: Counter<never>;
+  rejected: Counter<'reason'>;
+  published: Counter<never>;
+  duplicates: Counter<never>;
+  folded: Counter<never>;
+}
+
+export function createIngestCounters(registry: Registry): IngestCounters {
+  return {
+    received: new Counter({ name: 'loadstar_samples_received_total', help: 'Samples posted to the receiver', registers: [registry] }),
+    rejected: new Counter({
+      name: 'loadstar_samples_rejected_total',
+      help: 'Samples or requests refused with a 4xx, by reason',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    published: new Counter({ name: 'loadstar_samples_published_total', help: 'Samples acknowledged by JetStream', registers: [registry] }),
+    duplicates: new Counter({
+      name: 'loadstar_samples_duplicate_total',
+      help: 'Retried samples recognised as already stored (JetStream dedup or fold dedup)',
+      registers: [registry],
+    }),
+    folded: new Counter({ name: 'loadstar_samples_folded_total', help: 'Samples folded into Redis by this process', labelNames: [], registers: [registry] }),
+  };
+}
+
+export interface Accepted {
+  /** The sample's position in the samples stream (a gRPC subscriber can resume from it); null for a sample stored before. */
+  seq: number | null;
+  /** True when the sample had already been accepted before (a retry). */
+  duplicate: boolean;
+}
+
+export function newSampleId(): string {
+  return randomBytes(9).toString('base64url');
+}
+
+export class Ingest {
+  constructor(
+    private readonly nats: NatsLink,
+    private readonly folder: Folder,
+    private readonly redisReady: () => boolean,
+    private readonly timing: { horizonMs: number; maxClockSkewMs: number },
+    private readonly counters: IngestCounters,
+    private readonly log: Log,
+  ) {}
+
+  /** Refuses a sample whose time the pipeline cannot keep; the producer should not retry it. */
+  checkTime(sample: Sample, now = Date.now()): void {
+    if (sample.time > now + this.timing.maxClockSkewMs) {
+      throw new InputError(
+        `sample time ${new Date(sample.time).toISOString()} is ahead of the receiver's clock by more than MAX_CLOCK_SKEW`,
+        400,
+        'future',
+      );
+    }
+    if (sample.time < now - this.timing.horizonMs) {
+      throw new InputError(
+        `sample time ${new Date(sample.time).toISOString()} is older than SAMPLE_MAX_AGE; the pipeline keeps nothing that old`,
+        422,
+        'too_old',
+      );
+    }
+  }
+
+  /** Publishes and folds every sample; resolves only when all are durable and visible. */
+  async accept(samples: Sample[]): Promise<Accepted[]> {
+    if (!this.nats.isConnected()) throw new UnavailableError('NATS is not reachable; nothing was accepted, retry later');
+    if (!this.redisReady()) throw new UnavailableError('Redis is not reachable; nothing was accepted, retry later');
+    // A sample folded before is stored and readable already: answer for it without
+    // publishing again. This is what keeps a spool replayed after JetStream's
+    // two-minute duplicate window from entering the stream twice.
+    const folded = await Promise.all(samples.map((s) => this.folder.isFolded(s))).catch(this.redisAway);
+    const fresh = samples.filter((_, i) => !folded[i]);
+    // One connection keeps publish order, so a batch lands in the stream in the order given.
+    const acks = await Promise.all(fresh.map((s) => this.publish(s)));
+    const outcomes = await Promise.all(fresh.map((s) => this.folder.fold(s))).catch(this.redisAway);
+    this.counters.published.inc(acks.filter((a) => !a.duplicate).length);
+    this.counters.folded.inc(outcomes.filter((o) => o === 'folded').length);
+    let next = 0;
+    const accepted = samples.map((_, i): Accepted => {
+      if (folded[i]) return { seq: null, duplicate: true };
+      const ack = acks[next++]!;
+      return { seq: ack.seq, duplicate: ack.duplicate };
+    });
+    this.counters.duplicates.inc(accepted.filter((a) => a.duplicate).length);
+    return accepted;
+  }
+
+  private readonly redisAway = (err: Error): never => {
+    this.log.warn('Redis did not answer during ingest', { error: err.message });
+    throw new UnavailableError('Redis did not confirm the sample; retry later (it is stored once whatever happens)');
+  };
+
+  private async publish(sample: Sample): Promise<PubAck> {
+    try {
+      return await this.nats.js.publish(sampleSubject(sample.host), encodeSample(sample), {
+        msgID: sampleMsgId(sample.host, sample.id),
+        timeout: 5_000,
+      });
+    } catch (err) {
+      this.log.warn('publish to JetStream failed', { host: sample.host, error: (err as Error).message });
+      throw new UnavailableError('JetStream did not acknowledge the sample; retry later');
+    }
+  }
+}

@@ -1,0 +1,56 @@
+// Builds a running receiver from its settings: connections, ingest, HTTP.
+// main.ts wires it to the process; tests build the same on their own ports.
+import type { Log } from '../proto/log.ts';
+import { connectNats, ensureSamplesStream } from '../proto/nats.ts';
+import { connectRedis, isRedisReady } from '../proto/redis.ts';
+import { createRegistry, publishStats } from '../proto/stats.ts';
+import { listenHttp, type Listener } from '../proto/http.ts';
+import type { ReceiverConfig } from './config.ts';
+import { Folder } from './fold.ts';
+import { createReceiverApp } from './http.ts';
+import { createIngestCounters, Ingest } from './ingest.ts';
+
+export interface RunningReceiver {
+  url: URL;
+  listener: Listener;
+  stop(): Promise<void>;
+}
+
+export async function startReceiver(config: ReceiverConfig, log: Log): Promise<RunningReceiver> {
+  const nats = await connectNats(config.nats, 'loadstar-receiver', log);
+  await ensureSamplesStream(nats.jsm, config.nats, log);
+  const redis = await connectRedis(config.redis, 'loadstar-receiver', log);
+  const registry = createRegistry('receiver');
+  const counters = createIngestCounters(registry);
+  const ingest = new Ingest(
+    nats,
+    new Folder(redis, config.fold),
+    () => isRedisReady(redis),
+    { horizonMs: config.fold.horizonMs, maxClockSkewMs: config.limits.maxClockSkewMs },
+    counters,
+    log,
+  );
+  const app = createReceiverApp({
+    path: config.url.pathname,
+    limits: config.limits,
+    ingest,
+    counters,
+    registry,
+    readiness: () => ({ nats: nats.isConnected(), redis: isRedisReady(redis) }),
+    log,
+  });
+  const listener = await listenHttp(app.callback(), config.url);
+  const stopStats = publishStats(registry, redis, `receiver:${listener.url.host}:${process.pid}`, log);
+  log.info('receiving samples', { url: listener.url.href });
+  return {
+    url: listener.url,
+    listener,
+    async stop() {
+      // Answer what is in flight first: each of those posts still needs NATS and Redis.
+      await listener.close();
+      await stopStats();
+      await nats.close();
+      redis.disconnect();
+    },
+  };
+}

@@ -1,0 +1,33 @@
+// The storage consumer's settings, read once at start (see .env.example).
+import { type Env, readConfig } from '../../proto/config.ts';
+import { type NatsSettings, readNatsSettings } from '../../proto/nats.ts';
+import { type RedisSettings, readRedisSettings } from '../../proto/redis.ts';
+import { type FoldSettings, readFoldSettings } from '../fold.ts';
+import type { StoreConsumerSettings } from './consumer.ts';
+
+export interface StoreConfig {
+  /** Where the consumer answers /healthz, /readyz and /metrics (CONSUMER_URL). */
+  url: URL;
+  nats: NatsSettings;
+  redis: RedisSettings;
+  fold: FoldSettings;
+  consumer: StoreConsumerSettings;
+}
+
+export function readStoreConfig(env?: Env): StoreConfig {
+  return readConfig(
+    'consumer',
+    (s) => ({
+      url: s.url('CONSUMER_URL', 'http://localhost:8091/', ['http:']),
+      nats: readNatsSettings(s),
+      redis: readRedisSettings(s),
+      fold: readFoldSettings(s),
+      consumer: {
+        inFlight: s.number('STORE_IN_FLIGHT', 256, { min: 1, max: 10_000, integer: true }),
+        pullExpiresMs: s.duration('STORE_PULL_EXPIRES', '5s', { min: 1_000, max: 60_000 }),
+        ackWaitMs: s.duration('STORE_ACK_WAIT', '30s', { min: 1_000 }),
+      },
+    }),
+    env,
+  );
+}

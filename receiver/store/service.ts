@@ -1,0 +1,65 @@
+// Builds a running storage consumer: connections, the fold loop, and a small
+// HTTP face for health and metrics. main.ts wires it to the process.
+import Router from '@koa/router';
+import Koa from 'koa';
+import { errorMiddleware, type Listener, listenHttp, sendJson } from '../../proto/http.ts';
+import type { Log } from '../../proto/log.ts';
+import { connectNats, ensureSamplesStream } from '../../proto/nats.ts';
+import { connectRedis, isRedisReady } from '../../proto/redis.ts';
+import { createRegistry, publishStats } from '../../proto/stats.ts';
+import { Folder } from '../fold.ts';
+import type { StoreConfig } from './config.ts';
+import { createStoreCounters, StoreConsumer } from './consumer.ts';
+
+export interface RunningStore {
+  url: URL;
+  consumer: StoreConsumer;
+  listener: Listener;
+  stop(): Promise<void>;
+}
+
+export async function startStore(config: StoreConfig, log: Log): Promise<RunningStore> {
+  const nats = await connectNats(config.nats, 'loadstar-consumer', log);
+  await ensureSamplesStream(nats.jsm, config.nats, log);
+  const redis = await connectRedis(config.redis, 'loadstar-consumer', log);
+  const registry = createRegistry('consumer');
+  const consumer = new StoreConsumer(
+    nats,
+    new Folder(redis, config.fold),
+    () => isRedisReady(redis),
+    config.consumer,
+    createStoreCounters(registry),
+    log,
+  );
+  consumer.start();
+
+  const app = new Koa();
+  const router = new Router();
+  router.get('/healthz', (ctx) => sendJson(ctx, 200, { status: 'ok' }));
+  router.get('/readyz', (ctx) => {
+    const parts = { nats: nats.isConnected(), redis: isRedisReady(redis) };
+    const ready = parts.nats && parts.redis;
+    sendJson(ctx, ready ? 200 : 503, { ready, ...parts });
+  });
+  router.get('/metrics', async (ctx) => {
+    ctx.type = registry.contentType;
+    ctx.body = await registry.metrics();
+  });
+  app.use(errorMiddleware(log));
+  app.use(router.routes());
+  const listener = await listenHttp(app.callback(), config.url);
+  const stopStats = publishStats(registry, redis, `consumer:${listener.url.host}:${process.pid}`, log);
+  log.info('folding samples into Redis', { consumer: 'loadstar-store', health: listener.url.href });
+  return {
+    url: listener.url,
+    consumer,
+    listener,
+    async stop() {
+      await consumer.stop();
+      await listener.close();
+      await stopStats();
+      await nats.close();
+      redis.disconnect();
+    },
+  };
+}

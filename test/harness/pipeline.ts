@@ -1,0 +1,71 @@
+// Builds the pipeline's services in-process, on free ports, against the run's
+// shared nats-server and redis-server (or others given), the same way each
+// service's main.ts does.
+import { randomBytes } from 'node:crypto';
+import type { Env } from '../../proto/config.ts';
+import { createMemoryLog } from '../../proto/log.ts';
+import { readReceiverConfig } from '../../receiver/config.ts';
+import { type RunningReceiver, startReceiver } from '../../receiver/service.ts';
+import { readStoreConfig } from '../../receiver/store/config.ts';
+import { type RunningStore, startStore } from '../../receiver/store/service.ts';
+import { readGatewayConfig } from '../../gateway/config.ts';
+import { type RunningGateway, startGateway } from '../../gateway/service.ts';
+import { shared } from './root-hooks.ts';
+
+/** Settings as a service would read them, pointed at the test servers and free ports. */
+export function testEnv(overrides: Record<string, string> = {}): Env {
+  return {
+    NATS_URL: shared.nats!.url,
+    REDIS_URL: shared.redis!.url,
+    RECEIVER_URL: 'http://127.0.0.1:0/data',
+    WEB_SERVER_URL: 'http://127.0.0.1:0/',
+    GRPC_URL: '127.0.0.1:0',
+    CONSUMER_URL: 'http://127.0.0.1:0/',
+    LOG_LEVEL: 'warn',
+    ...overrides,
+  };
+}
+
+/** A name no other test uses, so tests never see each other's samples. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${randomBytes(5).toString('hex')}`;
+}
+
+export async function receiverOn(overrides: Record<string, string> = {}): Promise<RunningReceiver & { log: ReturnType<typeof createMemoryLog> }> {
+  const log = createMemoryLog('receiver');
+  const receiver = await startReceiver(readReceiverConfig(testEnv(overrides)), log);
+  return Object.assign(receiver, { log });
+}
+
+export async function storeOn(overrides: Record<string, string> = {}): Promise<RunningStore & { log: ReturnType<typeof createMemoryLog> }> {
+  const log = createMemoryLog('consumer');
+  const store = await startStore(readStoreConfig(testEnv(overrides)), log);
+  return Object.assign(store, { log });
+}
+
+export async function gatewayOn(overrides: Record<string, string> = {}): Promise<RunningGateway & { log: ReturnType<typeof createMemoryLog> }> {
+  const log = createMemoryLog('gateway');
+  const gateway = await startGateway(readGatewayConfig(testEnv(overrides)), log);
+  return Object.assign(gateway, { log });
+}
+
+/** Posts one sample as a producer would; returns status and parsed body. */
+export async function postSample(
+  receiverUrl: URL | string,
+  metrics: Record<string, number> | string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
+  const res = await fetch(receiverUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof metrics === 'string' ? metrics : JSON.stringify(metrics),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : {}, headers: res.headers };
+}
+
+export async function getJson(url: URL | string): Promise<{ status: number; body: any; text: string }> {
+  const res = await fetch(url);
+  const text = await res.text();
+  return { status: res.status, text, body: text ? JSON.parse(text) : undefined };
+}
