@@ -17,7 +17,10 @@ function toEvent(msg: JsMsg, log: Log): FeedEvent | null {
   try {
     return { seq: msg.seq, sample: decodeSample(msg.string()) };
   } catch (err) {
-    log.debug('skipping a message that is not a sample', { seq: msg.seq, error: (err as Error).message });
+    log.debug('skipping a message that is not a sample', {
+      seq: msg.seq,
+      error: (err as Error).message,
+    });
     return null;
   }
 }

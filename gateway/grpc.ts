@@ -35,8 +35,10 @@ export interface GrpcDeps {
 }
 
 function statusOf(err: unknown): Partial<grpc.StatusObject> {
-  if (err instanceof InputError) return { code: grpc.status.INVALID_ARGUMENT, details: err.message };
-  if (err instanceof UnavailableError) return { code: grpc.status.UNAVAILABLE, details: err.message };
+  if (err instanceof InputError)
+    return { code: grpc.status.INVALID_ARGUMENT, details: err.message };
+  if (err instanceof UnavailableError)
+    return { code: grpc.status.UNAVAILABLE, details: err.message };
   return { code: grpc.status.INTERNAL, details: 'internal error; see the gateway log' };
 }
 
@@ -46,8 +48,12 @@ class SubscriberFilter {
   private readonly hosts: Set<string> | null;
 
   constructor(request: SubscribeRequest, maxTopics: number) {
-    this.topics = request.topics.length > 0 ? new Set(parseTopics(request.topics, maxTopics)) : null;
-    this.hosts = request.hosts.length > 0 ? new Set(request.hosts.map((h) => checkHost(h, 'hosts entry'))) : null;
+    this.topics =
+      request.topics.length > 0 ? new Set(parseTopics(request.topics, maxTopics)) : null;
+    this.hosts =
+      request.hosts.length > 0
+        ? new Set(request.hosts.map((h) => checkHost(h, 'hosts entry')))
+        : null;
   }
 
   hostList(): string[] {
@@ -206,7 +212,10 @@ export function createGrpcServer(settings: GrpcSettings, deps: GrpcDeps): grpc.S
       subscribers.inc();
       const queue = new SubscriberQueue(call, settings.subscriberBuffer, (lastSeq) => {
         cutOff.inc();
-        log.warn('subscriber too slow: cut off', { peer: call.getPeer(), buffer: settings.subscriberBuffer });
+        log.warn('subscriber too slow: cut off', {
+          peer: call.getPeer(),
+          buffer: settings.subscriberBuffer,
+        });
         end({
           code: grpc.status.RESOURCE_EXHAUSTED,
           details: `subscriber too slow: its buffer of ${settings.subscriberBuffer} samples filled; resume with from_seq=${lastSeq}`,
@@ -236,14 +245,23 @@ export function createGrpcServer(settings: GrpcSettings, deps: GrpcDeps): grpc.S
       };
       if (fromSeq > 0) {
         (async () => {
-          for await (const event of replayFrom(nats, fromSeq, filter.hostList(), log, abort.signal)) {
+          for await (const event of replayFrom(
+            nats,
+            fromSeq,
+            filter.hostList(),
+            log,
+            abort.signal,
+          )) {
             if (ended) break;
             offer(event);
             await queue.roomAvailable();
           }
         })().catch((err) => {
           log.warn('replay for a subscriber failed', { error: (err as Error).message });
-          end({ code: grpc.status.UNAVAILABLE, details: 'the samples stream is not reachable; resume later' });
+          end({
+            code: grpc.status.UNAVAILABLE,
+            details: 'the samples stream is not reachable; resume later',
+          });
         });
       } else {
         stopListening = feed.listen(offer);

@@ -9,7 +9,14 @@ import { Histogram, type Registry } from 'prom-client';
 import { renderValues, stringifyWithFloats } from '../proto/float.ts';
 import { errorMiddleware, sendJson, timingMiddleware } from '../proto/http.ts';
 import type { Log } from '../proto/log.ts';
-import { ageSeconds, isStale, parseHostParam, parseTopics, type ReadModel, type Staleness } from './read.ts';
+import {
+  ageSeconds,
+  isStale,
+  parseHostParam,
+  parseTopics,
+  type ReadModel,
+  type Staleness,
+} from './read.ts';
 
 export interface GatewayHttpDeps {
   /** The path of WEB_SERVER_URL, ending in '/'. */
@@ -42,11 +49,7 @@ export function createGatewayApp(deps: GatewayHttpDeps): Koa {
     const topics = parseTopics(ctx.query.topics, deps.maxTopics);
     const host = parseHostParam(ctx.query.host);
     const values = await read.latestValues(topics, host);
-    sendJson(
-      ctx,
-      200,
-      renderValues(topics.map((t, i) => [t, values[i]!] as const)),
-    );
+    sendJson(ctx, 200, renderValues(topics.map((t, i) => [t, values[i]!] as const)));
   });
 
   router.get(`${base}api/v1/latest`, async (ctx) => {

@@ -34,18 +34,39 @@ export function ageSeconds(time: number, now = Date.now()): number {
   return Math.max(0, (now - time) / 1000);
 }
 
-export function isStale(time: number, interval: number, rules: Staleness, now = Date.now()): boolean {
-  return ageSeconds(time, now) > rules.factor * (interval > 0 ? interval : rules.defaultIntervalSeconds);
+export function isStale(
+  time: number,
+  interval: number,
+  rules: Staleness,
+  now = Date.now(),
+): boolean {
+  return (
+    ageSeconds(time, now) > rules.factor * (interval > 0 ? interval : rules.defaultIntervalSeconds)
+  );
 }
 
 /** `topics=a,b` (or repeated) into distinct metric names, checked; empty items are ignored. */
-export function parseTopics(raw: string | string[] | undefined, max: number, param = 'topics'): string[] {
+export function parseTopics(
+  raw: string | string[] | undefined,
+  max: number,
+  param = 'topics',
+): string[] {
   const text = Array.isArray(raw) ? raw.join(',') : (raw ?? '');
-  const names = [...new Set(text.split(',').map((s) => s.trim()).filter(Boolean))];
+  const names = [
+    ...new Set(
+      text
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    ),
+  ];
   if (names.length === 0) {
-    throw new InputError(`query parameter '${param}' is missing or empty: name one or more metrics, as ?${param}=cpu,mem`);
+    throw new InputError(
+      `query parameter '${param}' is missing or empty: name one or more metrics, as ?${param}=cpu,mem`,
+    );
   }
-  if (names.length > max) throw new InputError(`'${param}' names ${names.length} metrics; the limit is ${max}`);
+  if (names.length > max)
+    throw new InputError(`'${param}' names ${names.length} metrics; the limit is ${max}`);
   for (const name of names) checkMetricName(name, 'topic');
   return names;
 }
@@ -90,14 +111,18 @@ export class ReadModel {
   async latestValues(topics: string[], host?: string): Promise<(number | null)[]> {
     const key = host === undefined ? keys.latest : keys.hostLatest(host);
     const stored = await this.redis.hmget(key, ...topics).catch(unavailable);
-    return stored.map((text) => (text === null ? null : Number(text.slice(text.lastIndexOf('|') + 1))));
+    return stored.map((text) =>
+      text === null ? null : Number(text.slice(text.lastIndexOf('|') + 1)),
+    );
   }
 
   async hosts(): Promise<HostInfo[]> {
     const seen = await this.redis.zrange(keys.hosts, '0', '-1', 'WITHSCORES').catch(unavailable);
     const names: string[] = [];
     for (let i = 0; i < seen.length; i += 2) names.push(seen[i]!);
-    const metas = await Promise.all(names.map((h) => this.redis.hgetall(keys.hostMeta(h)))).catch(unavailable);
+    const metas = await Promise.all(names.map((h) => this.redis.hgetall(keys.hostMeta(h)))).catch(
+      unavailable,
+    );
     return names.map((host, i) => {
       const meta = metas[i]!;
       return {

@@ -41,7 +41,13 @@ export function readConfig<T>(service: string, parse: (settings: Settings) => T,
 }
 
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/;
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const DURATION_UNITS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
 const SIZE = /^(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|KiB|MiB|GiB)?$/i;
 const SIZE_UNITS: Record<string, number> = {
   b: 1,
@@ -134,7 +140,8 @@ export class Settings {
   duration(name: string, fallback: string, limits: NumberLimits = {}): number {
     const text = this.raw(name) ?? fallback;
     const match = DURATION.exec(text);
-    if (!match) throw new ConfigError(name, `'${text}' is not a duration (as 500ms, 30s, 15m, 24h, 7d)`);
+    if (!match)
+      throw new ConfigError(name, `'${text}' is not a duration (as 500ms, 30s, 15m, 24h, 7d)`);
     const ms = Number(match[1]) * (DURATION_UNITS[match[2] ?? 's'] ?? 1000);
     this.checkLimits(name, ms, text, limits);
     return ms;

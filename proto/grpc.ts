@@ -63,11 +63,17 @@ export type LoadstarClient = grpc.Client & {
     options: Partial<grpc.CallOptions>,
     callback: (err: grpc.ServiceError | null, reply: LatestReply) => void,
   ): grpc.ClientUnaryCall;
-  Subscribe(request: Partial<SubscribeRequest>, options?: Partial<grpc.CallOptions>): grpc.ClientReadableStream<SampleEvent>;
+  Subscribe(
+    request: Partial<SubscribeRequest>,
+    options?: Partial<grpc.CallOptions>,
+  ): grpc.ClientReadableStream<SampleEvent>;
 };
 
 /** A client for the gateway's gRPC service at host:port. */
-export function createLoadstarClient(address: string, credentials = grpc.credentials.createInsecure()): LoadstarClient {
+export function createLoadstarClient(
+  address: string,
+  credentials = grpc.credentials.createInsecure(),
+): LoadstarClient {
   const Client = grpc.makeGenericClientConstructor(loadLoadstarService(), 'Loadstar');
   return new Client(address, credentials) as unknown as LoadstarClient;
 }

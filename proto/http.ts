@@ -54,7 +54,9 @@ export function errorMiddleware(log: Log, onRejected?: (reason: string) => void)
 }
 
 /** Observes each request's duration, labelled by route (never by raw path, to bound cardinality). */
-export function timingMiddleware(histogram: Histogram<'route' | 'method' | 'status'>): Koa.Middleware {
+export function timingMiddleware(
+  histogram: Histogram<'route' | 'method' | 'status'>,
+): Koa.Middleware {
   return async (ctx, next) => {
     const end = histogram.startTimer();
     try {

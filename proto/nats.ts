@@ -127,7 +127,11 @@ function samplesStreamConfig(config: NatsSettings): Partial<StreamConfig> {
 }
 
 /** Creates the samples stream, or brings its limits in line with the settings. */
-export async function ensureSamplesStream(jsm: JetStreamManager, config: NatsSettings, log: Log): Promise<void> {
+export async function ensureSamplesStream(
+  jsm: JetStreamManager,
+  config: NatsSettings,
+  log: Log,
+): Promise<void> {
   const wanted = samplesStreamConfig(config);
   const existing = await jsm.streams.info(SAMPLES_STREAM).catch((err: Error) => {
     if (/stream not found/i.test(err.message)) return null;
@@ -139,7 +143,11 @@ export async function ensureSamplesStream(jsm: JetStreamManager, config: NatsSet
     return;
   }
   const c = existing.config;
-  if (c.max_age !== wanted.max_age || c.max_bytes !== wanted.max_bytes || c.num_replicas !== wanted.num_replicas) {
+  if (
+    c.max_age !== wanted.max_age ||
+    c.max_bytes !== wanted.max_bytes ||
+    c.num_replicas !== wanted.num_replicas
+  ) {
     await jsm.streams.update(SAMPLES_STREAM, {
       ...c,
       max_age: wanted.max_age!,

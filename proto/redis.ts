@@ -37,7 +37,11 @@ function nodeOptions(url: URL, name: string): RedisOptions {
 }
 
 /** Connects and resolves once the first connection is ready (it keeps trying until then). */
-export async function connectRedis(config: RedisSettings, name: string, log: Log): Promise<RedisClient> {
+export async function connectRedis(
+  config: RedisSettings,
+  name: string,
+  log: Log,
+): Promise<RedisClient> {
   const [first, ...rest] = config.urls;
   let client: RedisClient;
   if (rest.length === 0) {
@@ -77,7 +81,9 @@ export async function connectRedis(config: RedisSettings, name: string, log: Log
 async function connectUntilReady(client: RedisClient, log: Log): Promise<void> {
   const ready = new Promise<void>((resolve) => client.once('ready', () => resolve()));
   // A failed first attempt rejects connect(), but ioredis keeps retrying by its retry strategy.
-  client.connect().catch((err: Error) => log.warn('Redis not reachable yet; retrying', { error: err.message }));
+  client
+    .connect()
+    .catch((err: Error) => log.warn('Redis not reachable yet; retrying', { error: err.message }));
   await ready;
 }
 

@@ -45,7 +45,8 @@ export function quoteName(name: string): string {
 
 export function checkMetricName(name: string, what = 'metric name'): string {
   if (RESERVED_NAMES.has(name)) throw new InputError(`${what} ${quoteName(name)} is reserved`);
-  if (name.length > 128) throw new InputError(`${what} ${quoteName(name)} is longer than 128 characters`);
+  if (name.length > 128)
+    throw new InputError(`${what} ${quoteName(name)} is longer than 128 characters`);
   if (!METRIC_NAME.test(name)) {
     throw new InputError(
       name.length === 0
@@ -77,7 +78,9 @@ export function parseTime(text: string, where: string): number {
   const trimmed = text.trim();
   const ms = /^\d+(\.\d+)?$/.test(trimmed) ? Number(trimmed) : Date.parse(trimmed);
   if (!Number.isFinite(ms) || ms < 0 || ms > 8.64e15) {
-    throw new InputError(`${where} ${quoteName(text)} is not epoch milliseconds or an ISO-8601 time`);
+    throw new InputError(
+      `${where} ${quoteName(text)} is not epoch milliseconds or an ISO-8601 time`,
+    );
   }
   return Math.floor(ms);
 }
@@ -85,14 +88,17 @@ export function parseTime(text: string, where: string): number {
 export function parseInterval(text: string, where: string): number {
   const seconds = Number(text);
   if (!/^\d+(\.\d+)?$/.test(text.trim()) || !(seconds > 0) || seconds > 86_400) {
-    throw new InputError(`${where} ${quoteName(text)} is not a number of seconds between 0 and 86400`);
+    throw new InputError(
+      `${where} ${quoteName(text)} is not a number of seconds between 0 and 86400`,
+    );
   }
   return seconds;
 }
 
 function checkValue(name: string, value: unknown): number {
   if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw new InputError(`metric ${quoteName(name)} is not a finite number`);
+    if (!Number.isFinite(value))
+      throw new InputError(`metric ${quoteName(name)} is not a finite number`);
     return value;
   }
   const kind =
@@ -124,7 +130,8 @@ export function checkMetrics(value: unknown, maxNames: number, where = 'body'): 
 }
 
 function checkNameCount(count: number, maxNames: number): void {
-  if (count === 0) throw new InputError('sample has no metrics: expected at least one name -> number');
+  if (count === 0)
+    throw new InputError('sample has no metrics: expected at least one name -> number');
   if (count > maxNames) {
     throw new InputError(
       `sample has more than ${maxNames} metrics, the limit (MAX_METRICS_PER_SAMPLE)`,
@@ -153,7 +160,8 @@ export function parseMetricsBody(text: string, maxNames: number): Metrics {
     throw new InputError(`${message} (at byte ${at})`);
   };
   skip();
-  if (at === text.length) throw new InputError('body is empty: expected a JSON object of metric names to numbers');
+  if (at === text.length)
+    throw new InputError('body is empty: expected a JSON object of metric names to numbers');
   const open = text[at];
   if (open !== '{') {
     const kind =
@@ -228,11 +236,15 @@ export function parseMetricsBody(text: string, maxNames: number): Metrics {
 
   function readValue(name: string): number {
     const c = text[at];
-    if (c === '{') throw new InputError(`metric ${quoteName(name)} is a nested object: values must be numbers`);
-    if (c === '[') throw new InputError(`metric ${quoteName(name)} is an array: values must be numbers`);
+    if (c === '{')
+      throw new InputError(`metric ${quoteName(name)} is a nested object: values must be numbers`);
+    if (c === '[')
+      throw new InputError(`metric ${quoteName(name)} is an array: values must be numbers`);
     if (c === '"') {
       const value = readString();
-      throw new InputError(`metric ${quoteName(name)} is a string (${quoteName(value)}): values must be numbers`);
+      throw new InputError(
+        `metric ${quoteName(name)} is a string (${quoteName(value)}): values must be numbers`,
+      );
     }
     for (const literal of ['true', 'false', 'null']) {
       if (text.startsWith(literal, at)) {
@@ -252,7 +264,9 @@ export function parseMetricsBody(text: string, maxNames: number): Metrics {
     at = JSON_NUMBER.lastIndex;
     const value = Number(match[0]);
     if (!Number.isFinite(value)) {
-      throw new InputError(`metric ${quoteName(name)} is not a finite number (${match[0].slice(0, 40)})`);
+      throw new InputError(
+        `metric ${quoteName(name)} is not a finite number (${match[0].slice(0, 40)})`,
+      );
     }
     return value;
   }
@@ -290,7 +304,8 @@ export function decodeSample(text: string, maxNames = 100_000): Sample {
     throw new InputError('message has no integral time');
   }
   const interval = r.interval ?? 0;
-  if (typeof interval !== 'number' || !(interval >= 0)) throw new InputError('message has a bad interval');
+  if (typeof interval !== 'number' || !(interval >= 0))
+    throw new InputError('message has a bad interval');
   return {
     host: checkHost(r.host),
     id: checkSampleId(r.id),

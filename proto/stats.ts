@@ -5,6 +5,7 @@ import { hostname } from 'node:os';
 import { AggregatorRegistry, collectDefaultMetrics, Registry } from 'prom-client';
 
 type Snapshot = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
+
 import { keys } from './keys.ts';
 import type { Log } from './log.ts';
 import type { RedisClient } from './redis.ts';
@@ -12,7 +13,10 @@ import type { RedisClient } from './redis.ts';
 /** Snapshots older than this belong to a process that stopped; they leave the scrape. */
 const SNAPSHOT_TTL_MS = 30_000;
 
-export function createRegistry(service: string, instance = `${hostname()}:${process.pid}`): Registry {
+export function createRegistry(
+  service: string,
+  instance = `${hostname()}:${process.pid}`,
+): Registry {
   const registry = new Registry();
   registry.setDefaultLabels({ service, instance });
   collectDefaultMetrics({ register: registry, prefix: 'loadstar_' });
@@ -52,7 +56,11 @@ export function publishStats(
 }
 
 /** The Prometheus text of this registry merged with every live process's snapshot. */
-export async function scrapePipeline(own: Registry, redis: RedisClient, ownField: string): Promise<string> {
+export async function scrapePipeline(
+  own: Registry,
+  redis: RedisClient,
+  ownField: string,
+): Promise<string> {
   const snapshots: Snapshot[] = [await own.getMetricsAsJSON()];
   const stale: string[] = [];
   try {

@@ -8,10 +8,15 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 export function requireJson(ctx: Koa.Context): void {
   const encoding = ctx.get('Content-Encoding');
   if (encoding && encoding !== 'identity') {
-    throw new InputError(`Content-Encoding ${encoding} is not supported; send plain JSON`, 415, 'content_type');
+    throw new InputError(
+      `Content-Encoding ${encoding} is not supported; send plain JSON`,
+      415,
+      'content_type',
+    );
   }
   const type = ctx.get('Content-Type');
-  if (!type) throw new InputError('Content-Type is missing; send application/json', 415, 'content_type');
+  if (!type)
+    throw new InputError('Content-Type is missing; send application/json', 415, 'content_type');
   if (!ctx.is('application/json')) {
     throw new InputError(`Content-Type ${type} is not application/json`, 415, 'content_type');
   }
@@ -21,11 +26,19 @@ export function requireJson(ctx: Koa.Context): void {
   }
 }
 
-export async function readBody(ctx: Koa.Context, limit: number, timeoutMs: number): Promise<string> {
+export async function readBody(
+  ctx: Koa.Context,
+  limit: number,
+  timeoutMs: number,
+): Promise<string> {
   const declared = ctx.request.length;
   if (declared !== undefined && declared > limit) {
     ctx.set('Connection', 'close');
-    throw new InputError(`body of ${declared} bytes is larger than the limit of ${limit} bytes`, 413, 'too_large');
+    throw new InputError(
+      `body of ${declared} bytes is larger than the limit of ${limit} bytes`,
+      413,
+      'too_large',
+    );
   }
   const req = ctx.req;
   const chunks: Buffer[] = [];
@@ -43,7 +56,8 @@ export async function readBody(ctx: Koa.Context, limit: number, timeoutMs: numbe
       chunks.push(chunk);
     };
     const onEnd = () => finish();
-    const onError = (err: Error) => finish(new InputError(`body could not be read: ${err.message}`, 400, 'aborted'));
+    const onError = (err: Error) =>
+      finish(new InputError(`body could not be read: ${err.message}`, 400, 'aborted'));
     function finish(err?: Error) {
       clearTimeout(timer);
       req.off('data', onData);

@@ -12,7 +12,10 @@ import type { Sample } from '../proto/sample.ts';
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     loadstarFoldHost(numKeys: number, ...keysAndArgs: (string | number)[]): Result<number, Context>;
-    loadstarFoldLatest(numKeys: number, ...keysAndArgs: (string | number)[]): Result<number, Context>;
+    loadstarFoldLatest(
+      numKeys: number,
+      ...keysAndArgs: (string | number)[]
+    ): Result<number, Context>;
   }
 }
 
@@ -77,7 +80,16 @@ export class Folder {
         ...names,
         ...values,
       ),
-      this.redis.loadstarFoldLatest(2, keys.latest, keys.hosts, sample.host, time, interval, ...names, ...values),
+      this.redis.loadstarFoldLatest(
+        2,
+        keys.latest,
+        keys.hosts,
+        sample.host,
+        time,
+        interval,
+        ...names,
+        ...values,
+      ),
     ]);
     return OUTCOMES[outcome] ?? 'folded';
   }

@@ -77,8 +77,10 @@ export function createReceiverApp(deps: ReceiverDeps): Koa {
   const recordSpool = (ctx: Koa.Context, host: string) => {
     const dropped = Number(ctx.get(HEADERS.spoolDropped));
     const depth = Number(ctx.get(HEADERS.spoolDepth));
-    if (ctx.get(HEADERS.spoolDropped) !== '' && Number.isFinite(dropped)) spoolDropped.set({ host }, dropped);
-    if (ctx.get(HEADERS.spoolDepth) !== '' && Number.isFinite(depth)) spoolDepth.set({ host }, depth);
+    if (ctx.get(HEADERS.spoolDropped) !== '' && Number.isFinite(dropped))
+      spoolDropped.set({ host }, dropped);
+    if (ctx.get(HEADERS.spoolDepth) !== '' && Number.isFinite(depth))
+      spoolDepth.set({ host }, depth);
   };
 
   const headerHost = (ctx: Koa.Context): string => {
@@ -106,7 +108,12 @@ export function createReceiverApp(deps: ReceiverDeps): Koa {
     ingest.checkTime(sample);
     const [accepted] = await ingest.accept([sample]);
     recordSpool(ctx, host);
-    sendJson(ctx, 200, { accepted: 1, duplicate: accepted!.duplicate, seq: accepted!.seq, id: sample.id });
+    sendJson(ctx, 200, {
+      accepted: 1,
+      duplicate: accepted!.duplicate,
+      seq: accepted!.seq,
+      id: sample.id,
+    });
   });
 
   router.post(batchPath(deps.path), async (ctx) => {
@@ -147,7 +154,11 @@ export function createReceiverApp(deps: ReceiverDeps): Koa {
       }
     });
     if (rejected.length > 0) {
-      log.warn('batch had rejected samples', { host, rejected: rejected.length, first: rejected[0]!.error });
+      log.warn('batch had rejected samples', {
+        host,
+        rejected: rejected.length,
+        first: rejected[0]!.error,
+      });
     }
     const accepted: Accepted[] = samples.length > 0 ? await ingest.accept(samples) : [];
     recordSpool(ctx, host);

@@ -21,20 +21,33 @@ export interface IngestCounters {
 
 export function createIngestCounters(registry: Registry): IngestCounters {
   return {
-    received: new Counter({ name: 'loadstar_samples_received_total', help: 'Samples posted to the receiver', registers: [registry] }),
+    received: new Counter({
+      name: 'loadstar_samples_received_total',
+      help: 'Samples posted to the receiver',
+      registers: [registry],
+    }),
     rejected: new Counter({
       name: 'loadstar_samples_rejected_total',
       help: 'Samples or requests refused with a 4xx, by reason',
       labelNames: ['reason'],
       registers: [registry],
     }),
-    published: new Counter({ name: 'loadstar_samples_published_total', help: 'Samples acknowledged by JetStream', registers: [registry] }),
+    published: new Counter({
+      name: 'loadstar_samples_published_total',
+      help: 'Samples acknowledged by JetStream',
+      registers: [registry],
+    }),
     duplicates: new Counter({
       name: 'loadstar_samples_duplicate_total',
       help: 'Retried samples recognised as already stored (JetStream dedup or fold dedup)',
       registers: [registry],
     }),
-    folded: new Counter({ name: 'loadstar_samples_folded_total', help: 'Samples folded into Redis by this process', labelNames: [], registers: [registry] }),
+    folded: new Counter({
+      name: 'loadstar_samples_folded_total',
+      help: 'Samples folded into Redis by this process',
+      labelNames: [],
+      registers: [registry],
+    }),
   };
 }
 
@@ -79,12 +92,16 @@ export class Ingest {
 
   /** Publishes and folds every sample; resolves only when all are durable and visible. */
   async accept(samples: Sample[]): Promise<Accepted[]> {
-    if (!this.nats.isConnected()) throw new UnavailableError('NATS is not reachable; nothing was accepted, retry later');
-    if (!this.redisReady()) throw new UnavailableError('Redis is not reachable; nothing was accepted, retry later');
+    if (!this.nats.isConnected())
+      throw new UnavailableError('NATS is not reachable; nothing was accepted, retry later');
+    if (!this.redisReady())
+      throw new UnavailableError('Redis is not reachable; nothing was accepted, retry later');
     // A sample folded before is stored and readable already: answer for it without
     // publishing again. This is what keeps a spool replayed after JetStream's
     // two-minute duplicate window from entering the stream twice.
-    const folded = await Promise.all(samples.map((s) => this.folder.isFolded(s))).catch(this.redisAway);
+    const folded = await Promise.all(samples.map((s) => this.folder.isFolded(s))).catch(
+      this.redisAway,
+    );
     const fresh = samples.filter((_, i) => !folded[i]);
     // One connection keeps publish order, so a batch lands in the stream in the order given.
     const acks = await Promise.all(fresh.map((s) => this.publish(s)));
@@ -103,7 +120,9 @@ export class Ingest {
 
   private readonly redisAway = (err: Error): never => {
     this.log.warn('Redis did not answer during ingest', { error: err.message });
-    throw new UnavailableError('Redis did not confirm the sample; retry later (it is stored once whatever happens)');
+    throw new UnavailableError(
+      'Redis did not confirm the sample; retry later (it is stored once whatever happens)',
+    );
   };
 
   private async publish(sample: Sample): Promise<PubAck> {
@@ -113,7 +132,10 @@ export class Ingest {
         timeout: 5_000,
       });
     } catch (err) {
-      this.log.warn('publish to JetStream failed', { host: sample.host, error: (err as Error).message });
+      this.log.warn('publish to JetStream failed', {
+        host: sample.host,
+        error: (err as Error).message,
+      });
       throw new UnavailableError('JetStream did not acknowledge the sample; retry later');
     }
   }

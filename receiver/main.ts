@@ -1,6 +1,6 @@
 // The receiver service: validates posted samples, records them in JetStream and
 // makes them readable before it answers 200.
-import { onShutdown, exitOnStartFailure } from '../proto/lifecycle.ts';
+import { exitOnStartFailure, onShutdown } from '../proto/lifecycle.ts';
 import { createLog } from '../proto/log.ts';
 import { readReceiverConfig } from './config.ts';
 import { startReceiver } from './service.ts';

@@ -1,10 +1,11 @@
 // Builds a running receiver from its settings: connections, ingest, HTTP.
 // main.ts wires it to the process; tests build the same on their own ports.
+
+import { type Listener, listenHttp } from '../proto/http.ts';
 import type { Log } from '../proto/log.ts';
 import { connectNats, ensureSamplesStream } from '../proto/nats.ts';
 import { connectRedis, isRedisReady } from '../proto/redis.ts';
 import { createRegistry, publishStats } from '../proto/stats.ts';
-import { listenHttp, type Listener } from '../proto/http.ts';
 import type { ReceiverConfig } from './config.ts';
 import { Folder } from './fold.ts';
 import { createReceiverApp } from './http.ts';
@@ -40,7 +41,12 @@ export async function startReceiver(config: ReceiverConfig, log: Log): Promise<R
     log,
   });
   const listener = await listenHttp(app.callback(), config.url);
-  const stopStats = publishStats(registry, redis, `receiver:${listener.url.host}:${process.pid}`, log);
+  const stopStats = publishStats(
+    registry,
+    redis,
+    `receiver:${listener.url.host}:${process.pid}`,
+    log,
+  );
   log.info('receiving samples', { url: listener.url.href });
   return {
     url: listener.url,

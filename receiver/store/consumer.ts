@@ -27,7 +27,11 @@ export interface StoreConsumerSettings {
   ackWaitMs: number;
 }
 
-export async function ensureStoreConsumer(jsm: JetStreamManager, settings: StoreConsumerSettings, log: Log): Promise<void> {
+export async function ensureStoreConsumer(
+  jsm: JetStreamManager,
+  settings: StoreConsumerSettings,
+  log: Log,
+): Promise<void> {
   const existing = await jsm.consumers.info(SAMPLES_STREAM, STORE_CONSUMER).catch((err: Error) => {
     if (/consumer not found/i.test(err.message)) return null;
     throw err;
@@ -140,7 +144,9 @@ export class StoreConsumer {
         }
       } catch (err) {
         if (this.stopping) break;
-        this.log.warn('store consumer interrupted; starting again', { error: (err as Error).message });
+        this.log.warn('store consumer interrupted; starting again', {
+          error: (err as Error).message,
+        });
         await sleep(1_000);
       }
     }
@@ -150,7 +156,10 @@ export class StoreConsumer {
   private watchStatus(messages: ConsumerMessages): void {
     (async () => {
       for await (const status of await messages.status()) {
-        if (status.type === ConsumerEvents.ConsumerNotFound || status.type === ConsumerEvents.StreamNotFound) {
+        if (
+          status.type === ConsumerEvents.ConsumerNotFound ||
+          status.type === ConsumerEvents.StreamNotFound
+        ) {
           this.log.warn('store consumer or stream missing; recreating', { event: status.type });
           messages.stop();
           return;
@@ -166,7 +175,11 @@ export class StoreConsumer {
     } catch (err) {
       if (!(err instanceof InputError)) throw err;
       this.counters.skipped.inc({ reason: 'invalid' });
-      this.log.warn('not a sample; dropped from the fold', { subject: msg.subject, seq: msg.seq, error: err.message });
+      this.log.warn('not a sample; dropped from the fold', {
+        subject: msg.subject,
+        seq: msg.seq,
+        error: err.message,
+      });
       msg.term();
       return;
     }
@@ -180,7 +193,10 @@ export class StoreConsumer {
         return;
       } catch (err) {
         this.counters.foldErrors.inc();
-        if (attempt === 1) this.log.warn('fold failed; retrying until Redis answers', { error: (err as Error).message });
+        if (attempt === 1)
+          this.log.warn('fold failed; retrying until Redis answers', {
+            error: (err as Error).message,
+          });
         if (this.stopping) return; // not acked: redelivered to whichever copy runs next
         // Keep the message ours while we wait, so JetStream does not hand it to another copy meanwhile.
         msg.working();

@@ -48,7 +48,12 @@ export async function startStore(config: StoreConfig, log: Log): Promise<Running
   app.use(errorMiddleware(log));
   app.use(router.routes());
   const listener = await listenHttp(app.callback(), config.url);
-  const stopStats = publishStats(registry, redis, `consumer:${listener.url.host}:${process.pid}`, log);
+  const stopStats = publishStats(
+    registry,
+    redis,
+    `consumer:${listener.url.host}:${process.pid}`,
+    log,
+  );
   log.info('folding samples into Redis', { consumer: 'loadstar-store', health: listener.url.href });
   return {
     url: listener.url,

@@ -2,14 +2,14 @@
 // shared nats-server and redis-server (or others given), the same way each
 // service's main.ts does.
 import { randomBytes } from 'node:crypto';
+import { readGatewayConfig } from '../../gateway/config.ts';
+import { type RunningGateway, startGateway } from '../../gateway/service.ts';
 import type { Env } from '../../proto/config.ts';
 import { createMemoryLog } from '../../proto/log.ts';
 import { readReceiverConfig } from '../../receiver/config.ts';
 import { type RunningReceiver, startReceiver } from '../../receiver/service.ts';
 import { readStoreConfig } from '../../receiver/store/config.ts';
 import { type RunningStore, startStore } from '../../receiver/store/service.ts';
-import { readGatewayConfig } from '../../gateway/config.ts';
-import { type RunningGateway, startGateway } from '../../gateway/service.ts';
 import { shared } from './root-hooks.ts';
 
 /** Settings as a service would read them, pointed at the test servers and free ports. */
@@ -31,19 +31,25 @@ export function uniqueName(prefix: string): string {
   return `${prefix}-${randomBytes(5).toString('hex')}`;
 }
 
-export async function receiverOn(overrides: Record<string, string> = {}): Promise<RunningReceiver & { log: ReturnType<typeof createMemoryLog> }> {
+export async function receiverOn(
+  overrides: Record<string, string> = {},
+): Promise<RunningReceiver & { log: ReturnType<typeof createMemoryLog> }> {
   const log = createMemoryLog('receiver');
   const receiver = await startReceiver(readReceiverConfig(testEnv(overrides)), log);
   return Object.assign(receiver, { log });
 }
 
-export async function storeOn(overrides: Record<string, string> = {}): Promise<RunningStore & { log: ReturnType<typeof createMemoryLog> }> {
+export async function storeOn(
+  overrides: Record<string, string> = {},
+): Promise<RunningStore & { log: ReturnType<typeof createMemoryLog> }> {
   const log = createMemoryLog('consumer');
   const store = await startStore(readStoreConfig(testEnv(overrides)), log);
   return Object.assign(store, { log });
 }
 
-export async function gatewayOn(overrides: Record<string, string> = {}): Promise<RunningGateway & { log: ReturnType<typeof createMemoryLog> }> {
+export async function gatewayOn(
+  overrides: Record<string, string> = {},
+): Promise<RunningGateway & { log: ReturnType<typeof createMemoryLog> }> {
   const log = createMemoryLog('gateway');
   const gateway = await startGateway(readGatewayConfig(testEnv(overrides)), log);
   return Object.assign(gateway, { log });
@@ -64,7 +70,10 @@ export async function postSample(
   return { status: res.status, body: text ? JSON.parse(text) : {}, headers: res.headers };
 }
 
-export async function getJson(url: URL | string): Promise<{ status: number; body: any; text: string }> {
+// biome-ignore lint/suspicious/noExplicitAny: tests read answers of many shapes and assert on their fields.
+export async function getJson(
+  url: URL | string,
+): Promise<{ status: number; body: any; text: string }> {
   const res = await fetch(url);
   const text = await res.text();
   return { status: res.status, text, body: text ? JSON.parse(text) : undefined };

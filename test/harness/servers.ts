@@ -107,7 +107,18 @@ export function startRedis(): Promise<ServerProcess> {
   return startServer(
     'redis',
     'redis-server',
-    (port, dir) => ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+    (port, dir) => [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      dir,
+    ],
     'redis',
   );
 }

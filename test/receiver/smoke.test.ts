@@ -1,6 +1,13 @@
 import { expect } from 'chai';
 import { createLoadstarClient } from '../../proto/grpc.ts';
-import { gatewayOn, getJson, postSample, receiverOn, storeOn, uniqueName } from '../harness/pipeline.ts';
+import {
+  gatewayOn,
+  getJson,
+  postSample,
+  receiverOn,
+  storeOn,
+  uniqueName,
+} from '../harness/pipeline.ts';
 
 describe('pipeline smoke', () => {
   it('accepts a sample and serves it', async () => {
@@ -15,7 +22,9 @@ describe('pipeline smoke', () => {
     const h = await getJson(new URL(`api/v1/hosts`, g.url));
     console.log(h.status, h.text.slice(0, 300));
     const client = createLoadstarClient(g.grpcAddress);
-    const reply = await new Promise((res, rej) => client.Latest({ topics: ['cpu'], host }, (e, r) => e ? rej(e) : res(r)));
+    const reply = await new Promise((res, rej) =>
+      client.Latest({ topics: ['cpu'], host }, (e, r) => (e ? rej(e) : res(r))),
+    );
     console.log(JSON.stringify(reply));
     const stream = client.Subscribe({ hosts: [host] });
     const got = new Promise((res) => stream.once('data', res));
@@ -24,9 +33,18 @@ describe('pipeline smoke', () => {
     console.log(JSON.stringify(await got));
     const replay = client.Subscribe({ hosts: [host], from_seq: 1 });
     console.log('replay', JSON.stringify(await new Promise((res) => replay.once('data', res))));
-    stream.on('error', () => {}); replay.on('error', () => {}); stream.cancel(); replay.cancel(); client.close();
-    const m = await getJson(new URL(`metrics`, g.url)).catch(e => ({text: String(e)}));
-    console.log(m.text.split('\n').filter((l: string) => l.startsWith('loadstar_samples')).join('\n'));
+    stream.on('error', () => {});
+    replay.on('error', () => {});
+    stream.cancel();
+    replay.cancel();
+    client.close();
+    const m = await getJson(new URL(`metrics`, g.url)).catch((e) => ({ text: String(e) }));
+    console.log(
+      m.text
+        .split('\n')
+        .filter((l: string) => l.startsWith('loadstar_samples'))
+        .join('\n'),
+    );
     await Promise.all([r.stop(), s.stop(), g.stop()]);
     console.log(g.log.lines.join(''), s.log.lines.join(''), r.log.lines.join(''));
     expect(res.status).to.equal(200);

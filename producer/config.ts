@@ -1,0 +1,58 @@
+// The producer's settings, read once at start (see .env.example).
+import { hostname } from 'node:os';
+import { type Env, readConfig } from '../proto/config.ts';
+import { HOST_NAME } from '../proto/sample.ts';
+
+export interface ProducerConfig {
+  /** Where samples are posted; several (comma separated) are tried in turn (RECEIVER_URL). */
+  receivers: URL[];
+  /** Seconds between two collections (INTERVAL, fractions allowed). */
+  intervalSeconds: number;
+  /** The name this machine reports as (HOST, default the hostname). */
+  host: string;
+  spool: { dir: string; maxBytes: number };
+  batchSize: number;
+  drainRate: number;
+  /** Longest a source may take before its collection is abandoned (SOURCE_TIMEOUT). */
+  sourceTimeoutMs: number;
+  /** Path of nvidia-smi (NVIDIA_SMI); found on PATH by default. */
+  nvidiaSmi: string;
+  token?: string;
+}
+
+/** The hostname made to fit host names' alphabet. */
+export function defaultHost(): string {
+  return (
+    hostname()
+      .replace(/[^A-Za-z0-9_.:-]/g, '_')
+      .slice(0, 253) || 'localhost'
+  );
+}
+
+export function readProducerConfig(env?: Env): ProducerConfig {
+  return readConfig(
+    'producer',
+    (s) => {
+      const intervalSeconds = s.number('INTERVAL', 5, { min: 0.05, max: 86_400 });
+      return {
+        receivers: s.urls('RECEIVER_URL', 'http://localhost:8090/data', ['http:', 'https:']),
+        intervalSeconds,
+        host: s.string('HOST', defaultHost(), HOST_NAME),
+        spool: {
+          dir: s.string('SPOOL_DIR', '.data/spool'),
+          maxBytes: s.size('SPOOL_MAX_BYTES', '100MB', { min: 65_536 }),
+        },
+        batchSize: s.number('BATCH_SIZE', 500, { min: 1, max: 10_000, integer: true }),
+        drainRate: s.number('DRAIN_RATE', 5000, { min: 1 }),
+        sourceTimeoutMs: s.duration(
+          'SOURCE_TIMEOUT',
+          `${Math.min(10, Math.max(0.5, intervalSeconds))}s`,
+          { min: 10 },
+        ),
+        nvidiaSmi: s.string('NVIDIA_SMI', 'nvidia-smi'),
+        token: s.optionalString('INGEST_TOKEN'),
+      };
+    },
+    env,
+  );
+}
