@@ -2,9 +2,11 @@
 // shared nats-server and redis-server (or others given), the same way each
 // service's main.ts does.
 import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { readGatewayConfig } from '../../gateway/config.ts';
 import { type RunningGateway, startGateway } from '../../gateway/service.ts';
 import type { Env } from '../../proto/config.ts';
+import { keys } from '../../proto/keys.ts';
 import { createMemoryLog } from '../../proto/log.ts';
 import { readReceiverConfig } from '../../receiver/config.ts';
 import { type RunningReceiver, startReceiver } from '../../receiver/service.ts';
@@ -71,10 +73,30 @@ export async function postSample(
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: tests read answers of many shapes and assert on their fields.
+type Json = any;
+
 export async function getJson(
   url: URL | string,
-): Promise<{ status: number; body: any; text: string }> {
+): Promise<{ status: number; body: Json; text: string }> {
   const res = await fetch(url);
   const text = await res.text();
   return { status: res.status, text, body: text ? JSON.parse(text) : undefined };
+}
+
+/** A plain Redis client on the run's server (or another), for inspecting what the fold wrote. */
+export function redisClient(url = shared.redis!.url): Redis {
+  return new Redis(url);
+}
+
+/** The raw history of one metric of one host, as [time, value] pairs, oldest first. */
+export async function history(
+  redis: Redis,
+  host: string,
+  metric: string,
+): Promise<[number, number][]> {
+  const members = await redis.zrange(keys.raw(host, metric), '0', '-1');
+  return members.map((m) => {
+    const [t, v] = m.split(':');
+    return [Number(t), Number(v)];
+  });
 }
