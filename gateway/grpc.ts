@@ -230,9 +230,9 @@ export function createGrpcServer(settings: GrpcSettings, deps: GrpcDeps): grpc.S
         stopListening();
         abort.abort();
         if (status) {
+          // HTTP/2 delivers the status after the messages already in flight, so a client
+          // sees it once it reads again; until then it holds no more than its flow-control window.
           call.emit('error', status);
-          // A client that stopped reading may never take the status; do not hold its call forever.
-          setTimeout(() => call.destroy(), 5_000).unref();
         }
       };
       call.on('cancelled', () => end());

@@ -73,7 +73,8 @@ export type LoadstarClient = grpc.Client & {
 export function createLoadstarClient(
   address: string,
   credentials = grpc.credentials.createInsecure(),
+  options: grpc.ChannelOptions = {},
 ): LoadstarClient {
   const Client = grpc.makeGenericClientConstructor(loadLoadstarService(), 'Loadstar');
-  return new Client(address, credentials) as unknown as LoadstarClient;
+  return new Client(address, credentials, options) as unknown as LoadstarClient;
 }

@@ -3,11 +3,14 @@
 // service's main.ts does.
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { connect, type NatsConnection } from 'nats';
 import { readGatewayConfig } from '../../gateway/config.ts';
 import { type RunningGateway, startGateway } from '../../gateway/service.ts';
 import type { Env } from '../../proto/config.ts';
 import { keys } from '../../proto/keys.ts';
 import { createMemoryLog } from '../../proto/log.ts';
+import { encodeSample, type Sample } from '../../proto/sample.ts';
+import { sampleMsgId, sampleSubject } from '../../proto/subjects.ts';
 import { readReceiverConfig } from '../../receiver/config.ts';
 import { type RunningReceiver, startReceiver } from '../../receiver/service.ts';
 import { readStoreConfig } from '../../receiver/store/config.ts';
@@ -99,4 +102,18 @@ export async function history(
     const [t, v] = m.split(':');
     return [Number(t), Number(v)];
   });
+}
+
+/** A NATS connection to the run's server (or another), for publishing to or reading the stream directly. */
+export function natsClient(url = shared.nats!.url): Promise<NatsConnection> {
+  return connect({ servers: new URL(url).host });
+}
+
+/** Publishes a sample straight into the stream, as a receiver does before its own fold. */
+export async function publishSample(
+  nc: NatsConnection,
+  sample: Sample,
+  msgId = sampleMsgId(sample.host, sample.id),
+) {
+  return nc.jetstream().publish(sampleSubject(sample.host), encodeSample(sample), { msgID: msgId });
 }
