@@ -37,7 +37,8 @@ export function runOnSchedule(
         log.error('scheduled run failed', { error: err.message }),
       );
       await running;
-      const next = nextTick(Date.now(), intervalMs);
+      // Timers may fire a little early: never run the same tick twice.
+      const next = Math.max(nextTick(Date.now(), intervalMs), tick + intervalMs);
       const missed = Math.round((next - tick) / intervalMs) - 1;
       if (missed > 0) {
         skipped += missed;

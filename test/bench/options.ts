@@ -1,0 +1,60 @@
+// The bench's command line, read in one place, and how long each phase runs
+// for it. Every phase is bounded twice: by a duration and by a count.
+
+export interface BenchOptions {
+  /** `--quick`: every phase shortened, to check that the bench works, not to quote. */
+  quick: boolean;
+}
+
+export interface BenchPlan {
+  /** Concurrent posters (ingest) and clients (query), one keep-alive connection each. */
+  concurrency: number;
+  /** Measured rounds per side; pipeline and ceiling alternate so drift hits both. */
+  rounds: number;
+  roundMs: number;
+  /** Unmeasured load before the first round of each side: JIT, connections, Redis keys. */
+  warmupMs: number;
+  /** The count bound of one round, far above what 2 cores can serve in `roundMs`. */
+  maxRequestsPerRound: number;
+  /** The storage consumer must catch up within this after a pipeline round. */
+  catchUpMs: number;
+  subscriberCounts: number[];
+  /** Samples per second posted while subscribers listen. */
+  grpcRate: number;
+  grpcMeasureMs: number;
+  /** Longest wait for every subscriber to receive its first sample. */
+  grpcWarmupMaxMs: number;
+  producerIntervals: number[];
+  producerWarmupMs: number;
+  producerWindowMs: number;
+}
+
+const USAGE = 'usage: npm run bench [-- --quick]';
+
+export function parseOptions(args: readonly string[]): BenchOptions {
+  const options: BenchOptions = { quick: false };
+  for (const arg of args) {
+    if (arg === '--quick') options.quick = true;
+    else throw new Error(`unknown argument '${arg}'; ${USAGE}`);
+  }
+  return options;
+}
+
+export function planFor(options: BenchOptions): BenchPlan {
+  const quick = options.quick;
+  return {
+    concurrency: 50,
+    rounds: quick ? 1 : 3,
+    roundMs: quick ? 3_000 : 6_000,
+    warmupMs: quick ? 1_000 : 2_000,
+    maxRequestsPerRound: 500_000,
+    catchUpMs: 60_000,
+    subscriberCounts: [1, 100, 1_000],
+    grpcRate: 10,
+    grpcMeasureMs: quick ? 5_000 : 15_000,
+    grpcWarmupMaxMs: 20_000,
+    producerIntervals: [1, 5],
+    producerWarmupMs: quick ? 3_000 : 5_000,
+    producerWindowMs: quick ? 10_000 : 30_000,
+  };
+}

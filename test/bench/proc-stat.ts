@@ -1,0 +1,53 @@
+// What a process costs, read from /proc (Linux): CPU seconds spent so far and
+// resident memory. Read-only; a process that has gone reads as NaN.
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+const TICKS_PER_SECOND =
+  Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
+
+/** User plus system CPU seconds of every thread of `pid` since it started. */
+export function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name may hold spaces and parentheses: count fields after its closing one.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+export function rssBytes(pid: number): number {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = /^VmRSS:\s+(\d+) kB/m.exec(status)?.[1];
+    return kb === undefined ? Number.NaN : Number(kb) * 1024;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** CPU seconds of several named processes over a span of time. */
+export class CpuMeter {
+  private readonly totals = new Map<string, number>();
+  private start = new Map<string, number>();
+
+  constructor(private readonly pids: ReadonlyMap<string, number>) {}
+
+  begin(): void {
+    this.start = new Map([...this.pids].map(([name, pid]) => [name, cpuSeconds(pid)]));
+  }
+
+  /** Adds the CPU spent since begin() to the running totals. */
+  end(): void {
+    for (const [name, pid] of this.pids) {
+      const spent = cpuSeconds(pid) - (this.start.get(name) ?? Number.NaN);
+      this.totals.set(name, (this.totals.get(name) ?? 0) + spent);
+    }
+  }
+
+  seconds(): Map<string, number> {
+    return new Map(this.totals);
+  }
+}
