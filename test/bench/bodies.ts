@@ -39,7 +39,7 @@ function randomFrom(seed: number): () => number {
   };
 }
 
-function valueOf(name: string, random: () => number): number {
+function metricValue(name: string, random: () => number): number {
   if (name.endsWith('_per_s')) return random() * 50_000_000;
   if (name.startsWith('load.')) return random() * 4;
   if (name === 'procs') return Math.floor(100 + random() * 300);
@@ -50,7 +50,7 @@ function valueOf(name: string, random: () => number): number {
 export function sampleBodies(count: number, seed: number): string[] {
   const random = randomFrom(seed);
   return Array.from({ length: count }, () =>
-    JSON.stringify(Object.fromEntries(METRICS.map((name) => [name, valueOf(name, random)]))),
+    JSON.stringify(Object.fromEntries(METRICS.map((name) => [name, metricValue(name, random)]))),
   );
 }
 

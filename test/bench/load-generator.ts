@@ -64,7 +64,8 @@ async function runLoad(spec: LoadSpec): Promise<LoadResult> {
         : headers;
       const begin = performance.now();
       try {
-        const status = await send(agent, url, spec.method, sent, encoded[n % encoded.length]);
+        const body = encoded.length > 0 ? encoded[n % encoded.length] : undefined;
+        const status = await send(agent, url, spec.method, sent, body);
         if (status === 200) latencies[ok++] = performance.now() - begin;
         else {
           failed++;

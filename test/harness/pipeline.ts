@@ -20,8 +20,8 @@ import { shared } from './root-hooks.ts';
 /** Settings as a service would read them, pointed at the test servers and free ports. */
 export function testEnv(overrides: Record<string, string> = {}): Env {
   return {
-    NATS_URL: shared.nats!.url,
-    REDIS_URL: shared.redis!.url,
+    NATS_URL: shared.natsUrl,
+    REDIS_URL: shared.redisUrl,
     RECEIVER_URL: 'http://127.0.0.1:0/data',
     WEB_SERVER_URL: 'http://127.0.0.1:0/',
     GRPC_URL: '127.0.0.1:0',
@@ -87,7 +87,7 @@ export async function getJson(
 }
 
 /** A plain Redis client on the run's server (or another), for inspecting what the fold wrote. */
-export function redisClient(url = shared.redis!.url): Redis {
+export function redisClient(url = shared.redisUrl): Redis {
   return new Redis(url);
 }
 
@@ -105,7 +105,7 @@ export async function history(
 }
 
 /** A NATS connection to the run's server (or another), for publishing to or reading the stream directly. */
-export function natsClient(url = shared.nats!.url): Promise<NatsConnection> {
+export function natsClient(url = shared.natsUrl): Promise<NatsConnection> {
   return connect({ servers: new URL(url).host });
 }
 

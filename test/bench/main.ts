@@ -1,0 +1,210 @@
+// `npm run bench [-- --quick]`: starts its own nats-server, redis-server and
+// loadstar services on loopback, measures ingest, query, gRPC delivery and the
+// producer's footprint, and prints one table. Stops everything it started, by PID.
+import { availableParallelism } from 'node:os';
+import { METRICS_PER_BODY, QUERY_TOPICS, sampleBodies } from './bodies.ts';
+import { compareWithCeiling, type Side } from './compare.ts';
+import { type DeliveryFigures, measureDelivery } from './grpc-latency.ts';
+import { type LoadClient, LoadGenerator } from './load.ts';
+import { type BenchOptions, type BenchPlan, parseOptions, planFor } from './options.ts';
+import { CpuMeter } from './proc-stat.ts';
+import { Processes } from './processes.ts';
+import { measureProducer, type ProducerFigures } from './producer-footprint.ts';
+import { type BenchResults, renderNotes, renderTableOf } from './report.ts';
+import { startCeiling, startLoadstar } from './services.ts';
+import { StoreBacklog } from './store-backlog.ts';
+
+/** Subscribers per gRPC connection: each connection stands for one client process. */
+const SUBSCRIBERS_PER_CONNECTION = 10;
+/** Bodies per poster, cycled: enough that values change from one post to the next. */
+const BODIES_PER_POSTER = 16;
+
+function step(message: string): void {
+  process.stderr.write(`${message}\n`);
+}
+
+async function run(options: BenchOptions, plan: BenchPlan, processes: Processes) {
+  step('starting nats-server, redis-server, receiver, consumer, gateway and the bare-Koa ceiling');
+  const servers = await processes.startServers();
+  const [loadstar, ceiling] = await Promise.all([
+    startLoadstar(processes, servers),
+    startCeiling(processes),
+  ]);
+  const generator = LoadGenerator.start(processes);
+  const backlog = await StoreBacklog.open(servers.nats.url);
+  try {
+    const pids = new Map([
+      ['receiver', loadstar.receiver.pid],
+      ['consumer', loadstar.consumer.pid],
+      ['gateway', loadstar.gateway.pid],
+      ['nats-server', servers.nats.pid()],
+      ['redis-server', servers.redis.pid()],
+      ['load', generator.child.pid],
+      ['ceiling', ceiling.child.pid],
+    ]);
+    const meter = (...names: string[]) =>
+      new CpuMeter(new Map(names.map((name) => [name, pids.get(name)!])));
+    const pipelineProcesses = [
+      'receiver',
+      'consumer',
+      'gateway',
+      'nats-server',
+      'redis-server',
+      'load',
+    ];
+
+    step(
+      `ingest: ${plan.concurrency} posters, ${plan.rounds} round(s) of ${plan.roundMs} ms per side`,
+    );
+    const posters: LoadClient[] = Array.from({ length: plan.concurrency }, (_, i) => ({
+      headers: { 'content-type': 'application/json', 'Loadstar-Host': `bench-ingest-${i}` },
+      bodies: sampleBodies(BODIES_PER_POSTER, i + 1),
+    }));
+    const ingest = await compareWithCeiling(
+      generator,
+      side('loadstar', loadstar.receiverUrl, 'POST', posters, meter(...pipelineProcesses), () =>
+        backlog.drained(plan.catchUpMs),
+      ),
+      side('bare Koa', ceiling.postUrl, 'POST', posters, meter('ceiling', 'load')),
+      plan,
+      'ingest',
+    );
+
+    const queryUrl = `${loadstar.gatewayUrl}?topics=${QUERY_TOPICS.join(',')}`;
+    await checkQuery(queryUrl);
+    step(`query: ${plan.concurrency} clients on ${queryUrl}`);
+    const readers: LoadClient[] = Array.from({ length: plan.concurrency }, () => ({
+      headers: {},
+      bodies: [],
+    }));
+    const query = await compareWithCeiling(
+      generator,
+      side('loadstar', queryUrl, 'GET', readers, meter(...pipelineProcesses)),
+      side('bare Koa', ceiling.getUrl, 'GET', readers, meter('ceiling', 'load')),
+      plan,
+      'query',
+    );
+
+    const delivery: DeliveryFigures[] = [];
+    for (const subscribers of plan.subscriberCounts) {
+      step(`gRPC: ${subscribers} subscriber(s), samples at ${plan.grpcRate}/s`);
+      delivery.push(
+        await measureDelivery(
+          processes,
+          {
+            grpcAddress: loadstar.grpcAddress,
+            receiverUrl: loadstar.receiverUrl,
+            subscribers,
+            perConnection: SUBSCRIBERS_PER_CONNECTION,
+            host: `bench-grpc-${subscribers}`,
+            topics: [...QUERY_TOPICS],
+            rate: plan.grpcRate,
+            measureMs: plan.grpcMeasureMs,
+            warmupMaxMs: plan.grpcWarmupMaxMs,
+            body: sampleBodies(1, 7_000 + subscribers)[0]!,
+          },
+          new Map([
+            ['gateway', loadstar.gateway.pid],
+            ['receiver', loadstar.receiver.pid],
+            ['nats-server', servers.nats.pid()],
+          ]),
+        ),
+      );
+    }
+
+    const producers: ProducerFigures[] = [];
+    for (const interval of plan.producerIntervals) {
+      step(
+        `producer: INTERVAL=${interval}, ${plan.producerWindowMs} ms after ${plan.producerWarmupMs} ms warm-up`,
+      );
+      producers.push(
+        await measureProducer(processes, loadstar, interval, {
+          warmupMs: plan.producerWarmupMs,
+          windowMs: plan.producerWindowMs,
+        }),
+      );
+    }
+
+    const results: BenchResults = {
+      quick: options.quick,
+      cores: availableParallelism(),
+      concurrency: plan.concurrency,
+      metricsPerBody: METRICS_PER_BODY,
+      topics: QUERY_TOPICS,
+      grpcRate: plan.grpcRate,
+      perConnection: SUBSCRIBERS_PER_CONNECTION,
+      ingest,
+      query,
+      delivery,
+      producers,
+    };
+    process.stdout.write(`\n${renderTableOf(results)}\n\n${renderNotes(results)}\n`);
+  } finally {
+    await backlog.close();
+  }
+}
+
+function side(
+  name: string,
+  url: string,
+  method: 'GET' | 'POST',
+  clients: LoadClient[],
+  meter: CpuMeter,
+  settle?: () => Promise<number>,
+): Side {
+  return {
+    name,
+    meter,
+    settle,
+    spec: (runId) => ({
+      url,
+      method,
+      clients,
+      stampSamples: method === 'POST',
+      runId,
+      // compareWithCeiling sets the bounds of each round.
+      durationMs: 0,
+      maxRequests: 0,
+    }),
+  };
+}
+
+/** The query phase measures nothing unless the topics hold values: check once before. */
+async function checkQuery(url: string): Promise<void> {
+  const res = await fetch(url);
+  const body = (await res.json()) as Record<string, unknown>;
+  const missing = QUERY_TOPICS.filter((t) => typeof body[t] !== 'number');
+  if (res.status !== 200 || missing.length > 0) {
+    throw new Error(`${url} answered ${res.status} ${JSON.stringify(body)}; missing ${missing}`);
+  }
+}
+
+const options = parseOptions(process.argv.slice(2));
+const plan = planFor(options);
+const processes = new Processes();
+let interrupted = false;
+const interrupt = (signal: NodeJS.Signals) => {
+  if (interrupted) {
+    processes.killAllNow();
+    process.exit(130);
+  }
+  interrupted = true;
+  step(`${signal}: stopping every process the bench started`);
+  void processes.stopAll().finally(() => process.exit(130));
+};
+process.on('SIGINT', interrupt);
+process.on('SIGTERM', interrupt);
+process.on('exit', () => processes.killAllNow());
+
+const started = Date.now();
+try {
+  await run(options, plan, processes);
+  step(`bench took ${((Date.now() - started) / 1000).toFixed(0)} s`);
+} catch (err) {
+  process.stderr.write(
+    `bench failed: ${err instanceof Error ? (err.stack ?? err.message) : err}\n`,
+  );
+  process.exitCode = 1;
+} finally {
+  await processes.stopAll();
+}

@@ -1,0 +1,141 @@
+// Turns the figures of one run into the table the bench prints, and the note on
+// where the time goes, backed by the CPU each process spent in the same rounds.
+import type { Comparison, SideFigures } from './compare.ts';
+import type { DeliveryFigures } from './grpc-latency.ts';
+import type { ProducerFigures } from './producer-footprint.ts';
+import { count, mb, ms, percent, ratio, renderTable } from './table.ts';
+
+export interface BenchResults {
+  quick: boolean;
+  cores: number;
+  concurrency: number;
+  metricsPerBody: number;
+  topics: readonly string[];
+  grpcRate: number;
+  perConnection: number;
+  ingest: Comparison;
+  query: Comparison;
+  delivery: DeliveryFigures[];
+  producers: ProducerFigures[];
+}
+
+function verdict(met: boolean, target: string): string {
+  return `${target} ${met ? 'met' : 'MISSED'}`;
+}
+
+function latencies(side: SideFigures): string {
+  return `${ms(side.p50Ms)} / ${ms(side.p99Ms)} ms`;
+}
+
+export function renderTableOf(r: BenchResults): string {
+  const rows: string[][] = [
+    [
+      `ingest: samples/s accepted, ${r.concurrency} posters`,
+      count(r.ingest.pipeline.perSecond),
+      count(r.ingest.ceiling.perSecond),
+      ratio(r.ingest.ratio),
+      verdict(r.ingest.ratio >= 0.5, 'ratio >= 0.5'),
+    ],
+    [
+      'ingest: latency p50 / p99',
+      latencies(r.ingest.pipeline),
+      latencies(r.ingest.ceiling),
+      '',
+      '',
+    ],
+    [
+      `query ?topics= (${r.topics.length}): req/s, ${r.concurrency} clients`,
+      count(r.query.pipeline.perSecond),
+      count(r.query.ceiling.perSecond),
+      ratio(r.query.ratio),
+      verdict(r.query.ratio >= 0.7, 'ratio >= 0.7'),
+    ],
+    ['query: latency p50 / p99', latencies(r.query.pipeline), latencies(r.query.ceiling), '', ''],
+  ];
+  for (const d of r.delivery) {
+    const complete = d.received === d.expected && d.streamErrors === 0;
+    rows.push([
+      `gRPC delivery p50 / p99, ${count(d.subscribers)} subscriber${d.subscribers === 1 ? '' : 's'}`,
+      `${ms(d.latency.p50)} / ${ms(d.latency.p99)} ms`,
+      '',
+      '',
+      [
+        d.subscribers === 1000 ? verdict(d.latency.p99 < 50, 'p99 < 50 ms') : '',
+        complete ? '' : `${count(d.received)}/${count(d.expected)} delivered`,
+      ]
+        .filter(Boolean)
+        .join(', '),
+    ]);
+  }
+  for (const p of r.producers) {
+    rows.push([
+      `producer INTERVAL=${p.intervalSeconds}: CPU / median RSS`,
+      `${percent(p.cpuPercent)} / ${mb(p.rssMedianBytes)}`,
+      '',
+      '',
+      '',
+    ]);
+  }
+  return renderTable(['figure (medians)', 'loadstar', 'bare Koa', 'ratio', 'target'], rows);
+}
+
+/** One line per process: CPU seconds, share of one core over the span, CPU per request. */
+function cpuLines(side: SideFigures, unit: string): string[] {
+  const wallSeconds = side.wallMs / 1000;
+  const total = [...side.cpuSeconds.values()].reduce((a, b) => a + b, 0);
+  return [...side.cpuSeconds]
+    .sort((a, b) => b[1] - a[1])
+    .map(
+      ([name, seconds]) =>
+        `      ${name.padEnd(13)} ${seconds.toFixed(1).padStart(5)} s CPU  ${percent((seconds / wallSeconds) * 100).padStart(8)} of a core  ${((seconds / side.ok) * 1e6).toFixed(0).padStart(5)} µs/${unit}`,
+    )
+    .concat(
+      `      ${'all'.padEnd(13)} ${total.toFixed(1).padStart(5)} s CPU  ${percent((total / wallSeconds) * 100).padStart(8)} of a core  ${((total / side.ok) * 1e6).toFixed(0).padStart(5)} µs/${unit}`,
+    );
+}
+
+export function renderNotes(r: BenchResults): string {
+  const lines: string[] = [];
+  const span = (s: SideFigures, unit: string) =>
+    `${count(s.ok)} ${unit}s in ${(s.wallMs / 1000).toFixed(1)} s` +
+    (s.settleMs > 0
+      ? ` (of which ${(s.settleMs / 1000).toFixed(1)} s storage consumer catch-up)`
+      : '') +
+    (s.failed > 0 ? `, ${count(s.failed)} failed (first: ${s.firstFailure})` : '');
+  lines.push(
+    `Where the time goes (CPU from /proc/<pid>/stat over the measured rounds; ${r.cores} cores = ${r.cores * 100} % available):`,
+    `  ingest, loadstar: ${span(r.ingest.pipeline, 'sample')}`,
+    ...cpuLines(r.ingest.pipeline, 'sample'),
+    `  ingest, bare Koa: ${span(r.ingest.ceiling, 'request')}`,
+    ...cpuLines(r.ingest.ceiling, 'request'),
+    `  query, loadstar: ${span(r.query.pipeline, 'request')}`,
+    ...cpuLines(r.query.pipeline, 'request'),
+    `  query, bare Koa: ${span(r.query.ceiling, 'request')}`,
+    ...cpuLines(r.query.ceiling, 'request'),
+  );
+  for (const d of r.delivery) {
+    const seconds = d.windowMs / 1000;
+    const shares = [...d.cpuSeconds]
+      .sort((a, b) => b[1] - a[1])
+      .map(([name, cpu]) => `${name} ${percent((cpu / seconds) * 100)}`)
+      .join(', ');
+    lines.push(
+      `  gRPC, ${count(d.subscribers)} subscribers (${count(d.received)} deliveries of ${count(d.expected)} expected, max ${ms(d.latency.max)} ms): ${shares}` +
+        (d.streamErrors > 0 || d.postFailures > 0
+          ? `; ${d.streamErrors} stream errors, ${d.postFailures} failed posts (${d.firstError})`
+          : ''),
+    );
+  }
+  for (const p of r.producers) {
+    lines.push(
+      `  producer INTERVAL=${p.intervalSeconds}: ${(p.windowMs / 1000).toFixed(0)} s window, RSS max ${mb(p.rssMaxBytes)}, ${count(p.samplesStored)} samples stored for its host`,
+    );
+  }
+  lines.push(
+    '',
+    `Setup: ${r.metricsPerBody} metrics per sample; query and subscriptions name ${r.topics.join(', ')}; ` +
+      `gRPC samples posted at ${r.grpcRate}/s, subscribers ${r.perConnection} per connection, in their own process.`,
+  );
+  if (r.quick) lines.push('--quick run: too short to quote; run without --quick for figures.');
+  return lines.join('\n');
+}

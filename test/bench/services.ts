@@ -1,0 +1,68 @@
+// Starts loadstar as in production, one process per service (receiver, storage
+// consumer, gateway) on free loopback ports, and the bare-Koa ceiling beside it;
+// each is returned once its /readyz answers 200.
+import type { ServerProcess } from '../harness/servers.ts';
+import { freePort } from '../harness/servers.ts';
+import { type Child, type Processes, waitReady } from './processes.ts';
+
+export interface Loadstar {
+  receiverUrl: string;
+  /** WEB_SERVER_URL, ending in '/'. */
+  gatewayUrl: string;
+  grpcAddress: string;
+  receiver: Child;
+  consumer: Child;
+  gateway: Child;
+}
+
+export async function startLoadstar(
+  processes: Processes,
+  servers: { nats: ServerProcess; redis: ServerProcess },
+): Promise<Loadstar> {
+  const [receiverPort, consumerPort, gatewayPort, grpcPort] = await Promise.all([
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+  ]);
+  const settings = {
+    NATS_URL: servers.nats.url,
+    REDIS_URL: servers.redis.url,
+    RECEIVER_URL: `http://127.0.0.1:${receiverPort}/data`,
+    CONSUMER_URL: `http://127.0.0.1:${consumerPort}/`,
+    WEB_SERVER_URL: `http://127.0.0.1:${gatewayPort}/`,
+    GRPC_URL: `127.0.0.1:${grpcPort}`,
+  };
+  // The receiver first: it creates the samples stream the others then find.
+  const receiver = processes.startNode('receiver', 'receiver/main.ts', settings);
+  await waitReady(receiver, `http://127.0.0.1:${receiverPort}/readyz`);
+  const consumer = processes.startNode('consumer', 'receiver/store/main.ts', settings);
+  const gateway = processes.startNode('gateway', 'gateway/main.ts', settings);
+  await Promise.all([
+    waitReady(consumer, `${settings.CONSUMER_URL}readyz`),
+    waitReady(gateway, `${settings.WEB_SERVER_URL}readyz`),
+  ]);
+  return {
+    receiverUrl: settings.RECEIVER_URL,
+    gatewayUrl: settings.WEB_SERVER_URL,
+    grpcAddress: settings.GRPC_URL,
+    receiver,
+    consumer,
+    gateway,
+  };
+}
+
+export interface Ceiling {
+  postUrl: string;
+  getUrl: string;
+  child: Child;
+}
+
+export async function startCeiling(processes: Processes): Promise<Ceiling> {
+  const port = await freePort();
+  const child = processes.startNode('ceiling', 'test/bench/ceiling.ts', {
+    CEILING_URL: `http://127.0.0.1:${port}/`,
+  });
+  await waitReady(child, `http://127.0.0.1:${port}/readyz`);
+  return { postUrl: `http://127.0.0.1:${port}/data`, getUrl: `http://127.0.0.1:${port}/`, child };
+}

@@ -1,0 +1,68 @@
+// Runs a service's main.ts (or any repo script) as its own process, the way
+// an operator does, and collects what it prints.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const REPO = new URL('../..', import.meta.url).pathname;
+const TSX = import.meta.resolve('tsx');
+
+export interface ServiceProcess {
+  child: ChildProcess;
+  output(): string;
+  /** Resolves with the exit code (or signal name) once the process ends. */
+  exited: Promise<number | string>;
+}
+
+/** Runs `file` (relative to the repo) in a fresh working directory, with exactly `env` (plus PATH). */
+export function runScript(
+  file: string,
+  env: Record<string, string>,
+  args: string[] = [],
+): ServiceProcess {
+  const cwd = mkdtempSync(join(tmpdir(), 'loadstar-proc-'));
+  const child = spawn(process.execPath, ['--import', TSX, join(REPO, file), ...args], {
+    cwd,
+    env: { PATH: `${process.env.PATH}:/usr/sbin`, HOME: process.env.HOME ?? '/root', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (d) => {
+    output += d;
+  });
+  child.stderr?.on('data', (d) => {
+    output += d;
+  });
+  const exited = new Promise<number | string>((resolve) => {
+    child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown'));
+  });
+  return { child, output: () => output, exited };
+}
+
+/** PIDs of the processes whose parent is `pid`. */
+export async function childPids(pid: number): Promise<number[]> {
+  const { readdir, readFile } = await import('node:fs/promises');
+  const pids: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (ppid === pid) pids.push(Number(entry));
+  }
+  return pids;
+}
+
+export async function commandLine(pid: number): Promise<string> {
+  const { readFile } = await import('node:fs/promises');
+  return (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).replaceAll('\0', ' ');
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
