@@ -6,6 +6,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
+import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
 import { connect } from 'nats';
@@ -169,12 +170,12 @@ async function provideNats(env: Record<string, string | undefined>): Promise<voi
     log.warn(`nothing answers at NATS_URL ${url.host} yet; the services will keep trying`);
     return;
   }
-  mkdirSync(`${root}.data/nats`, { recursive: true });
+  mkdirSync(resolve('.data/nats'), { recursive: true });
   log.info('starting nats-server with JetStream', { port: url.port || 4222, data: '.data/nats' });
   await startEmbedded(
     'nats',
     'nats-server',
-    ['-a', '127.0.0.1', '-p', String(url.port || 4222), '-js', '-sd', `${root}.data/nats`],
+    ['-a', '127.0.0.1', '-p', String(url.port || 4222), '-js', '-sd', resolve('.data/nats')],
     '127.0.0.1',
     Number(url.port || 4222),
   );
@@ -206,7 +207,7 @@ async function provideRedis(env: Record<string, string | undefined>): Promise<vo
     log.warn(`nothing answers at REDIS_URL ${url.host} yet; the services will keep trying`);
     return;
   }
-  mkdirSync(`${root}.data/redis`, { recursive: true });
+  mkdirSync(resolve('.data/redis'), { recursive: true });
   log.info('starting redis-server', { port: url.port || 6379, data: '.data/redis' });
   await startEmbedded(
     'redis',
@@ -217,7 +218,7 @@ async function provideRedis(env: Record<string, string | undefined>): Promise<vo
       '--bind',
       '127.0.0.1',
       '--dir',
-      `${root}.data/redis`,
+      resolve('.data/redis'),
       '--appendonly',
       'yes',
       '--save',

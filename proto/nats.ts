@@ -138,9 +138,15 @@ export async function ensureSamplesStream(
     throw err;
   });
   if (!existing) {
-    await jsm.streams.add(wanted);
-    log.info('created the samples stream', { stream: SAMPLES_STREAM, replicas: config.replicas });
-    return;
+    try {
+      await jsm.streams.add(wanted);
+      log.info('created the samples stream', { stream: SAMPLES_STREAM, replicas: config.replicas });
+      return;
+    } catch (err) {
+      // Another service created it at the same moment: then it exists now, and that is fine.
+      if (!(await jsm.streams.info(SAMPLES_STREAM).catch(() => null))) throw err;
+      return;
+    }
   }
   const c = existing.config;
   if (

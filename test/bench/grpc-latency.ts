@@ -2,7 +2,7 @@
 // (grpc-subscribers.ts) opens the streams, posts samples at a steady rate and
 // measures receive time minus each sample's own time. Meanwhile this side
 // charges the CPU of the gateway and the subscribers to the measured window.
-import type { LatencySummary } from './percentile.ts';
+import { type LatencySummary, median } from './percentile.ts';
 import { CpuMeter } from './proc-stat.ts';
 import type { Processes } from './processes.ts';
 
@@ -17,6 +17,8 @@ export interface DeliverySpec {
   /** Samples posted per second. */
   rate: number;
   measureMs: number;
+  /** The measured span is cut in this many windows; figures are their medians, so one hiccup is not quoted. */
+  windows: number;
   warmupMaxMs: number;
   body: string;
 }
@@ -27,8 +29,10 @@ export interface DeliveryResult {
   /** Subscribers times accepted posts: what every subscriber should have received. */
   expected: number;
   received: number;
-  /** Receive time minus the sample's time_ms, milliseconds. */
+  /** Receive time minus the sample's time_ms, milliseconds, over the whole span. */
   latency: LatencySummary;
+  /** The same per window. */
+  windows: LatencySummary[];
   streamErrors: number;
   firstError?: string;
 }
@@ -41,6 +45,9 @@ export type SubscribersMessage =
 
 export interface DeliveryFigures extends DeliveryResult {
   subscribers: number;
+  /** Medians over the windows. */
+  p50Ms: number;
+  p99Ms: number;
   /** CPU seconds per process over the measured window, and that window's length. */
   cpuSeconds: Map<string, number>;
   windowMs: number;
@@ -87,7 +94,14 @@ export async function measureDelivery(
       });
       child.process.send(spec);
     });
-    return { ...result, subscribers: spec.subscribers, cpuSeconds: meter.seconds(), windowMs };
+    return {
+      ...result,
+      subscribers: spec.subscribers,
+      p50Ms: median(result.windows.map((w) => w.p50)),
+      p99Ms: median(result.windows.map((w) => w.p99)),
+      cpuSeconds: meter.seconds(),
+      windowMs,
+    };
   } finally {
     await processes.stop(child);
   }

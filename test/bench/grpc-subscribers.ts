@@ -20,7 +20,11 @@ async function measure(spec: DeliverySpec): Promise<DeliveryResult> {
   const clients: LoadstarClient[] = [];
   const calls: grpc.ClientReadableStream<SampleEvent>[] = [];
   const measuredPosts = Math.round((spec.rate * spec.measureMs) / 1000);
-  const latencies = new Float64Array(spec.subscribers * measuredPosts);
+  const postsPerWindow = Math.ceil(measuredPosts / spec.windows);
+  const windows = Array.from({ length: spec.windows }, () => ({
+    latencies: new Float64Array(spec.subscribers * postsPerWindow),
+    count: 0,
+  }));
   const warm = new Uint8Array(spec.subscribers);
   let warmCount = 0;
   let received = 0;
@@ -41,8 +45,11 @@ async function measure(spec: DeliverySpec): Promise<DeliveryResult> {
         warm[i] = 1;
         warmCount++;
       }
-      if (event.id.startsWith('m-') && received < latencies.length) {
-        latencies[received++] = at - Number(event.time_ms);
+      if (!event.id.startsWith('m-')) return;
+      const window = windows[Math.floor(Number(event.id.slice(2)) / postsPerWindow)];
+      if (window && window.count < window.latencies.length) {
+        window.latencies[window.count++] = at - Number(event.time_ms);
+        received++;
       }
     });
     call.on('error', (err: grpc.ServiceError) => {
@@ -118,7 +125,10 @@ async function measure(spec: DeliverySpec): Promise<DeliveryResult> {
     postFailures,
     expected: spec.subscribers * accepted,
     received,
-    latency: summarize(latencies.subarray(0, received)),
+    latency: summarize(
+      Float64Array.from(windows.flatMap((w) => [...w.latencies.subarray(0, w.count)])),
+    ),
+    windows: windows.map((w) => summarize(w.latencies.subarray(0, w.count))),
     streamErrors,
     firstError,
   };

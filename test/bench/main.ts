@@ -100,6 +100,7 @@ async function run(options: BenchOptions, plan: BenchPlan, processes: Processes)
             topics: [...QUERY_TOPICS],
             rate: plan.grpcRate,
             measureMs: plan.grpcMeasureMs,
+            windows: plan.grpcWindows,
             warmupMaxMs: plan.grpcWarmupMaxMs,
             body: sampleBodies(1, 7_000 + subscribers)[0]!,
           },
@@ -132,6 +133,8 @@ async function run(options: BenchOptions, plan: BenchPlan, processes: Processes)
       metricsPerBody: METRICS_PER_BODY,
       topics: QUERY_TOPICS,
       grpcRate: plan.grpcRate,
+      grpcWindows: plan.grpcWindows,
+      grpcWindowMs: plan.grpcMeasureMs / plan.grpcWindows,
       perConnection: SUBSCRIBERS_PER_CONNECTION,
       ingest,
       query,
@@ -190,7 +193,10 @@ const interrupt = (signal: NodeJS.Signals) => {
   }
   interrupted = true;
   step(`${signal}: stopping every process the bench started`);
-  void processes.stopAll().finally(() => process.exit(130));
+  void processes
+    .exited(3_000)
+    .then(() => processes.stopAll())
+    .finally(() => process.exit(130));
 };
 process.on('SIGINT', interrupt);
 process.on('SIGTERM', interrupt);
@@ -201,9 +207,11 @@ try {
   await run(options, plan, processes);
   step(`bench took ${((Date.now() - started) / 1000).toFixed(0)} s`);
 } catch (err) {
-  process.stderr.write(
-    `bench failed: ${err instanceof Error ? (err.stack ?? err.message) : err}\n`,
-  );
+  // Once interrupted, a phase failing because its processes went is expected, not news.
+  if (!interrupted)
+    process.stderr.write(
+      `bench failed: ${err instanceof Error ? (err.stack ?? err.message) : err}\n`,
+    );
   process.exitCode = 1;
 } finally {
   await processes.stopAll();

@@ -22,6 +22,8 @@ export interface BenchPlan {
   /** Samples per second posted while subscribers listen. */
   grpcRate: number;
   grpcMeasureMs: number;
+  /** Windows the measured span is cut in; the figures are their medians. */
+  grpcWindows: number;
   /** Longest wait for every subscriber to receive its first sample. */
   grpcWarmupMaxMs: number;
   producerIntervals: number[];
@@ -52,6 +54,7 @@ export function planFor(options: BenchOptions): BenchPlan {
     subscriberCounts: [1, 100, 1_000],
     grpcRate: 10,
     grpcMeasureMs: quick ? 5_000 : 15_000,
+    grpcWindows: quick ? 1 : 3,
     grpcWarmupMaxMs: 20_000,
     producerIntervals: [1, 5],
     producerWarmupMs: quick ? 3_000 : 5_000,

@@ -98,7 +98,25 @@ export class Processes {
     await stopProcess(child.process);
   }
 
-  /** Stops every child, newest first, then the servers; removes the temporary dirs. Safe to call twice. */
+  /**
+   * Waits up to `ms` for every child to exit by itself: after Ctrl-C the terminal
+   * has signalled them all already, and a second signal would cut their drain short.
+   */
+  async exited(ms: number): Promise<void> {
+    const running = this.children.filter(
+      (c) => c.process.exitCode === null && c.process.signalCode === null,
+    );
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(running.map((c) => new Promise((resolve) => c.process.once('exit', resolve)))),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, ms);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+
+  /** Stops every child, then the servers they use; removes the temporary dirs. Safe to call twice. */
   stopAll(): Promise<void> {
     this.stopping ??= (async () => {
       await Promise.all(this.children.splice(0).map((c) => stopProcess(c.process)));

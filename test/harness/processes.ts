@@ -10,6 +10,8 @@ const TSX = import.meta.resolve('tsx');
 
 export interface ServiceProcess {
   child: ChildProcess;
+  /** The process's own working directory (fresh, temporary). */
+  cwd: string;
   output(): string;
   /** Resolves with the exit code (or signal name) once the process ends. */
   exited: Promise<number | string>;
@@ -37,7 +39,7 @@ export function runScript(
   const exited = new Promise<number | string>((resolve) => {
     child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown'));
   });
-  return { child, output: () => output, exited };
+  return { child, cwd, output: () => output, exited };
 }
 
 /** PIDs of the processes whose parent is `pid`. */

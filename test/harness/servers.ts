@@ -126,3 +126,13 @@ export function startRedis(): Promise<ServerProcess> {
 export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
+
+/** A nats-server without JetStream, as Debian's packaged service runs by default. */
+export function startPlainNats(): Promise<ServerProcess> {
+  return startServer(
+    'nats-plain',
+    'nats-server',
+    (port) => ['-a', '127.0.0.1', '-p', String(port)],
+    'nats',
+  );
+}
