@@ -70,7 +70,11 @@ describe('npm start (the supervisor)', function () {
       supervisor.child.kill('SIGINT');
       expect(await supervisor.exited).to.equal(0);
       expect(supervisor.output()).to.include('all stopped');
-      for (const pid of all) expect(isAlive(pid), `child ${pid} still running`).to.equal(false);
+      for (const pid of all)
+        expect(
+          isAlive(pid),
+          `child ${pid} still running: ${await commandLine(pid)} ${await import('node:fs').then((f) => f.readFileSync(`/proc/${pid}/stat`, 'utf8')).catch(() => '')}`,
+        ).to.equal(false);
     } finally {
       supervisor.child.kill('SIGKILL');
       await plain.stop();
