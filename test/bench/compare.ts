@@ -8,8 +8,8 @@ import type { CpuMeter } from './proc-stat.ts';
 
 export interface Side {
   name: string;
-  /** The load of one round; `runId` keeps its sample ids apart from every other round's. */
-  spec(runId: string): LoadSpec;
+  /** The load of one round, less its bounds; `runId` keeps its sample ids apart from every other round's. */
+  spec(runId: string): Omit<LoadSpec, 'durationMs' | 'maxRequests'>;
   /** The processes whose CPU this side is charged. */
   meter: CpuMeter;
   /** Work the side still owes after its answers (the storage consumer's backlog); returns ms waited. */

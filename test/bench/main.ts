@@ -165,9 +165,6 @@ function side(
       clients,
       stampSamples: method === 'POST',
       runId,
-      // compareWithCeiling sets the bounds of each round.
-      durationMs: 0,
-      maxRequests: 0,
     }),
   };
 }

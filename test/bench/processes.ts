@@ -120,8 +120,9 @@ export class Processes {
   stopAll(): Promise<void> {
     this.stopping ??= (async () => {
       await Promise.all(this.children.splice(0).map((c) => stopProcess(c.process)));
-      await Promise.all(this.servers.splice(0).map((s) => s.stop()));
-      for (const dir of this.dirs.splice(0)) removeDir(dir);
+      const servers = this.servers.splice(0);
+      await Promise.all(servers.map((s) => s.stop()));
+      for (const dir of [...this.dirs.splice(0), ...servers.map((s) => s.dir)]) removeDir(dir);
     })();
     return this.stopping;
   }
