@@ -11,6 +11,8 @@ import { hostToken, SAMPLES_STREAM, SAMPLES_SUBJECTS } from '../proto/subjects.t
 export interface FeedEvent {
   seq: number;
   sample: Sample;
+  /** Wire encodings of this event, by subscriber filter: each is made once. */
+  encoded?: Map<string, Buffer | null>;
 }
 
 function toEvent(msg: JsMsg, log: Log): FeedEvent | null {
@@ -33,53 +35,85 @@ export function subjectFor(hosts: readonly string[]): string {
 export class LiveFeed {
   private readonly listeners = new Set<(event: FeedEvent) => void>();
   private messages?: ConsumerMessages;
+  private running = false;
+  /** Bumped at every pause, so a loop from before a pause never outlives it. */
+  private generation = 0;
   private stopped = false;
   private loop?: Promise<void>;
+  private idleTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly nats: NatsLink,
     private readonly log: Log,
+    /** How long the feed keeps its consumer without listeners (it costs a decode per sample). */
+    private readonly idleMs = 60_000,
   ) {}
-
-  start(): void {
-    this.loop = this.run();
-  }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    clearTimeout(this.idleTimer);
     await this.messages?.close();
     await this.loop;
   }
 
-  /** Calls `listener` for every new sample until the returned function is called. */
+  /**
+   * Calls `listener` for every sample published from now on, until the returned
+   * function is called. The feed runs only while someone listens.
+   */
   listen(listener: (event: FeedEvent) => void): () => void {
     this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    clearTimeout(this.idleTimer);
+    if (!this.running && !this.stopped) {
+      this.running = true;
+      // From the moment of the call (less a margin for clock skew between us and
+      // nats-server): nothing published after the call is missed while the consumer starts.
+      this.loop = this.run(Date.now() - 250, this.generation);
+    }
+    return () => {
+      this.listeners.delete(listener);
+      if (this.listeners.size === 0) {
+        this.idleTimer = setTimeout(() => void this.pause(), this.idleMs);
+        this.idleTimer.unref();
+      }
+    };
   }
 
   get listenerCount(): number {
     return this.listeners.size;
   }
 
-  private async run(): Promise<void> {
+  private async pause(): Promise<void> {
+    if (this.listeners.size > 0) return;
+    this.running = false;
+    this.generation++;
+    await this.messages?.close();
+  }
+
+  private async run(startTime: number, generation: number): Promise<void> {
     let from: number | undefined;
-    while (!this.stopped) {
+    const current = () => this.generation === generation && !this.stopped;
+    while (current()) {
       try {
         const consumer = await this.nats.js.consumers.get(SAMPLES_STREAM, {
           filterSubjects: SAMPLES_SUBJECTS,
           ...(from === undefined
-            ? { deliver_policy: DeliverPolicy.New }
+            ? {
+                deliver_policy: DeliverPolicy.StartTime,
+                opt_start_time: new Date(startTime).toISOString(),
+              }
             : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from }),
         });
-        this.messages = await consumer.consume({ max_messages: 1_000, expires: 5_000 });
-        for await (const msg of this.messages) {
+        const messages = await consumer.consume({ max_messages: 1_000, expires: 5_000 });
+        this.messages = messages;
+        if (!current()) await messages.close();
+        for await (const msg of messages) {
           from = msg.seq + 1;
           const event = toEvent(msg, this.log);
           if (!event) continue;
           for (const listener of this.listeners) listener(event);
         }
       } catch (err) {
-        if (this.stopped) break;
+        if (!current()) break;
         this.log.warn('live feed interrupted; resuming', { error: (err as Error).message, from });
         await new Promise((resolve) => setTimeout(resolve, 1_000));
       }

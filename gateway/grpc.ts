@@ -46,6 +46,8 @@ function statusOf(err: unknown): Partial<grpc.StatusObject> {
 class SubscriberFilter {
   private readonly topics: Set<string> | null;
   private readonly hosts: Set<string> | null;
+  /** Subscribers with equal filters share one encoding of each event. */
+  readonly key: string;
 
   constructor(request: SubscribeRequest, maxTopics: number) {
     this.topics =
@@ -54,6 +56,7 @@ class SubscriberFilter {
       request.hosts.length > 0
         ? new Set(request.hosts.map((h) => checkHost(h, 'hosts entry')))
         : null;
+    this.key = `${[...(this.topics ?? [])].sort().join(',')}|${[...(this.hosts ?? [])].sort().join(',')}`;
   }
 
   hostList(): string[] {
@@ -87,9 +90,15 @@ class SubscriberFilter {
   }
 }
 
+/** An event already encoded for the wire, with its stream position. */
+interface Encoded {
+  seq: string;
+  bytes: Buffer;
+}
+
 /** Writes events to one call, honouring its back-pressure, within a bounded queue. */
 class SubscriberQueue {
-  private readonly queue: SampleEvent[] = [];
+  private readonly queue: Encoded[] = [];
   private waitingForDrain = false;
   private drained?: () => void;
   ended = false;
@@ -110,10 +119,10 @@ class SubscriberQueue {
   }
 
   /** Queues an event; false when the queue was full and the subscriber has been cut off. */
-  push(event: SampleEvent): boolean {
+  push(event: Encoded): boolean {
     if (this.ended) return false;
     if (this.queue.length >= this.limit) {
-      this.onOverflow(String(this.queue[0]?.seq ?? event.seq));
+      this.onOverflow(this.queue[0]?.seq ?? event.seq);
       return false;
     }
     this.queue.push(event);
@@ -131,7 +140,9 @@ class SubscriberQueue {
 
   private flush(): void {
     while (this.queue.length > 0 && !this.waitingForDrain && !this.ended) {
-      if (!this.call.write(this.queue.shift()!)) this.waitingForDrain = true;
+      // Buffers pass the service's serializer untouched (see passThrough below).
+      if (!this.call.write(this.queue.shift()!.bytes as unknown as SampleEvent))
+        this.waitingForDrain = true;
     }
     if (this.drained && this.queue.length < this.limit / 2) {
       const resolve = this.drained;
@@ -165,109 +176,132 @@ export function createGrpcServer(settings: GrpcSettings, deps: GrpcDeps): grpc.S
     'grpc.keepalive_permit_without_calls': 1,
   });
 
-  server.addService(loadLoadstarService(), {
-    Latest(
-      call: grpc.ServerUnaryCall<LatestRequest, LatestReply>,
-      callback: grpc.sendUnaryData<LatestReply>,
-    ) {
-      (async () => {
-        const topics = parseTopics(call.request.topics, settings.maxTopics);
-        const host = call.request.host ? checkHost(call.request.host, 'host') : undefined;
-        const readings = await read.latest(topics, host);
-        const now = Date.now();
-        const reply: LatestReply = { readings: [], missing: [] };
-        readings.forEach((r, i) => {
-          if (!r) {
-            reply.missing.push(topics[i]!);
-            return;
-          }
-          reply.readings.push({
-            topic: r.topic,
-            value: r.value,
-            host: r.host,
-            time_ms: String(r.time),
-            age_seconds: ageSeconds(r.time, now),
-            interval_seconds: r.interval,
-            stale: isStale(r.time, r.interval, staleness, now),
-          });
-        });
-        return reply;
-      })().then(
-        (reply) => callback(null, reply),
-        (err) => callback(statusOf(err)),
-      );
-    },
+  // Subscribe writes events already encoded (once per event and filter, however
+  // many subscribers share the filter), so its serializer passes Buffers through.
+  const service = loadLoadstarService();
+  const subscribe = service.Subscribe!;
+  const passThrough = {
+    ...subscribe,
+    responseSerialize: (value: SampleEvent | Buffer) =>
+      Buffer.isBuffer(value) ? value : subscribe.responseSerialize(value),
+  };
+  const encode = (event: FeedEvent, filter: SubscriberFilter): Encoded | null => {
+    event.encoded ??= new Map();
+    let bytes = event.encoded.get(filter.key);
+    if (bytes === undefined) {
+      const selected = filter.select(event);
+      bytes = selected ? subscribe.responseSerialize(selected) : null;
+      event.encoded.set(filter.key, bytes);
+    }
+    return bytes ? { seq: String(event.seq), bytes } : null;
+  };
 
-    Subscribe(call: grpc.ServerWritableStream<SubscribeRequest, SampleEvent>) {
-      let filter: SubscriberFilter;
-      try {
-        filter = new SubscriberFilter(call.request, settings.maxTopics);
-      } catch (err) {
-        call.emit('error', statusOf(err));
-        return;
-      }
-      const fromSeq = Number(call.request.from_seq);
-      const abort = new AbortController();
-      let stopListening = () => {};
-      subscribers.inc();
-      const queue = new SubscriberQueue(call, settings.subscriberBuffer, (lastSeq) => {
-        cutOff.inc();
-        log.warn('subscriber too slow: cut off', {
-          peer: call.getPeer(),
-          buffer: settings.subscriberBuffer,
-        });
-        end({
-          code: grpc.status.RESOURCE_EXHAUSTED,
-          details: `subscriber too slow: its buffer of ${settings.subscriberBuffer} samples filled; resume with from_seq=${lastSeq}`,
-        });
-      });
-      let ended = false;
-      const end = (status?: Partial<grpc.StatusObject>) => {
-        if (ended) return;
-        ended = true;
-        queue.ended = true;
-        subscribers.dec();
-        stopListening();
-        abort.abort();
-        if (status) {
-          // HTTP/2 delivers the status after the messages already in flight, so a client
-          // sees it once it reads again; until then it holds no more than its flow-control window.
-          call.emit('error', status);
-        }
-      };
-      call.on('cancelled', () => end());
-      call.on('close', () => end());
-      call.on('error', () => end());
-
-      const offer = (event: FeedEvent) => {
-        const selected = filter.select(event);
-        if (selected && queue.push(selected)) delivered.inc();
-      };
-      if (fromSeq > 0) {
+  server.addService(
+    { ...service, Subscribe: passThrough },
+    {
+      Latest(
+        call: grpc.ServerUnaryCall<LatestRequest, LatestReply>,
+        callback: grpc.sendUnaryData<LatestReply>,
+      ) {
         (async () => {
-          for await (const event of replayFrom(
-            nats,
-            fromSeq,
-            filter.hostList(),
-            log,
-            abort.signal,
-          )) {
-            if (ended) break;
-            offer(event);
-            await queue.roomAvailable();
-          }
-        })().catch((err) => {
-          log.warn('replay for a subscriber failed', { error: (err as Error).message });
+          const topics = parseTopics(call.request.topics, settings.maxTopics);
+          const host = call.request.host ? checkHost(call.request.host, 'host') : undefined;
+          const readings = await read.latest(topics, host);
+          const now = Date.now();
+          const reply: LatestReply = { readings: [], missing: [] };
+          readings.forEach((r, i) => {
+            if (!r) {
+              reply.missing.push(topics[i]!);
+              return;
+            }
+            reply.readings.push({
+              topic: r.topic,
+              value: r.value,
+              host: r.host,
+              time_ms: String(r.time),
+              age_seconds: ageSeconds(r.time, now),
+              interval_seconds: r.interval,
+              stale: isStale(r.time, r.interval, staleness, now),
+            });
+          });
+          return reply;
+        })().then(
+          (reply) => callback(null, reply),
+          (err) => callback(statusOf(err)),
+        );
+      },
+
+      Subscribe(call: grpc.ServerWritableStream<SubscribeRequest, SampleEvent>) {
+        let filter: SubscriberFilter;
+        try {
+          filter = new SubscriberFilter(call.request, settings.maxTopics);
+        } catch (err) {
+          call.emit('error', statusOf(err));
+          return;
+        }
+        const fromSeq = Number(call.request.from_seq);
+        const abort = new AbortController();
+        let stopListening = () => {};
+        subscribers.inc();
+        const queue = new SubscriberQueue(call, settings.subscriberBuffer, (lastSeq) => {
+          cutOff.inc();
+          log.warn('subscriber too slow: cut off', {
+            peer: call.getPeer(),
+            buffer: settings.subscriberBuffer,
+          });
           end({
-            code: grpc.status.UNAVAILABLE,
-            details: 'the samples stream is not reachable; resume later',
+            code: grpc.status.RESOURCE_EXHAUSTED,
+            details: `subscriber too slow: its buffer of ${settings.subscriberBuffer} samples filled; resume with from_seq=${lastSeq}`,
           });
         });
-      } else {
-        stopListening = feed.listen(offer);
-      }
+        let ended = false;
+        const end = (status?: Partial<grpc.StatusObject>) => {
+          if (ended) return;
+          ended = true;
+          queue.ended = true;
+          subscribers.dec();
+          stopListening();
+          abort.abort();
+          if (status) {
+            // HTTP/2 delivers the status after the messages already in flight, so a client
+            // sees it once it reads again; until then it holds no more than its flow-control window.
+            call.emit('error', status);
+          }
+        };
+        call.on('cancelled', () => end());
+        call.on('close', () => end());
+        call.on('error', () => end());
+
+        const offer = (event: FeedEvent) => {
+          const encoded = encode(event, filter);
+          if (encoded && queue.push(encoded)) delivered.inc();
+        };
+        if (fromSeq > 0) {
+          (async () => {
+            for await (const event of replayFrom(
+              nats,
+              fromSeq,
+              filter.hostList(),
+              log,
+              abort.signal,
+            )) {
+              if (ended) break;
+              offer(event);
+              await queue.roomAvailable();
+            }
+          })().catch((err) => {
+            log.warn('replay for a subscriber failed', { error: (err as Error).message });
+            end({
+              code: grpc.status.UNAVAILABLE,
+              details: 'the samples stream is not reachable; resume later',
+            });
+          });
+        } else {
+          stopListening = feed.listen(offer);
+        }
+      },
     },
-  });
+  );
   return server;
 }
 

@@ -27,7 +27,6 @@ export async function startGateway(config: GatewayConfig, log: Log): Promise<Run
   const registry = createRegistry('gateway');
   const read = new ReadModel(redis);
   const feed = new LiveFeed(nats, log.child('feed'));
-  feed.start();
   const statsField = `gateway:${process.pid}:${Date.now()}`;
   const readiness = () => ({ nats: nats.isConnected(), redis: isRedisReady(redis) });
 

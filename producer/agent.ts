@@ -1,7 +1,8 @@
 // The agent assembled: sources -> (every INTERVAL) one sample per host -> disk
 // spool -> sender. main.ts wires it to the process; tests build the same.
 import type { Log } from '../proto/log.ts';
-import { collectSamples, SampleIds } from './collect.ts';
+import { SampleIds } from '../proto/sample.ts';
+import { collectSamples } from './collect.ts';
 import type { ProducerConfig } from './config.ts';
 import { runOnSchedule, type Schedule } from './schedule.ts';
 import { Sender } from './sender.ts';

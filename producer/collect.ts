@@ -1,24 +1,18 @@
 // One collection: every source at once, each within its own timeout, merged
 // into one sample per host. A source that fails, hangs or returns garbage is
 // logged and counted; the others still report.
-import { randomBytes } from 'node:crypto';
 import type { Log } from '../proto/log.ts';
-import { checkHost, checkMetricName, type Metrics, type Sample } from '../proto/sample.ts';
+import {
+  checkHost,
+  checkMetricName,
+  type Metrics,
+  type Sample,
+  type SampleIds,
+} from '../proto/sample.ts';
 import type { Source } from './sources/source.ts';
 
 export interface SourceFailures {
   inc(labels: { source: string }): void;
-}
-
-/** Sample ids: a random prefix per producer run and a counter, so ids never repeat. */
-export class SampleIds {
-  private readonly prefix = randomBytes(6).toString('base64url');
-  private counter = 0;
-
-  next(): string {
-    this.counter++;
-    return `${this.prefix}-${this.counter.toString(36)}`;
-  }
 }
 
 export async function collectSamples(

@@ -20,4 +20,22 @@ export const keys = {
   hostMeta: (host: string) => `ls:{${host}}:meta`,
   /** zset time -> "time:value": raw history of one metric of one host */
   raw: (host: string, metric: string) => `ls:{${host}}:raw:${metric}`,
+  /** hash "metric|minute" (minute in epoch ms) -> "count|sum|min|max": one host's one-minute aggregates for one UTC day */
+  minutes: (host: string, day: number) => `ls:{${host}}:1m:${day}`,
+  /** The prefix every key of one host shares; the fold scripts derive the host's keys from it. */
+  hostPrefix: (host: string) => `ls:{${host}}:`,
+  /** set of the metric names this host has reported */
+  metrics: (host: string) => `ls:{${host}}:metrics`,
+  /** zset sample id -> time: the samples history keeps now (within raw retention) */
+  stored: (host: string) => `ls:{${host}}:stored`,
+  /** hash paused, wiped_before: this host's recording rules, as the fold reads them */
+  recording: (host: string) => `ls:{${host}}:rec`,
 };
+
+export const DAY_MS = 86_400_000;
+export const MINUTE_MS = 60_000;
+
+/** The UTC day number of an epoch-ms time: which `minutes` key holds it. */
+export function dayOf(time: number): number {
+  return Math.floor(time / DAY_MS);
+}

@@ -19,6 +19,9 @@ import type { Settings } from './config.ts';
 import type { Log } from './log.ts';
 import { SAMPLES_STREAM, SAMPLES_SUBJECTS } from './subjects.ts';
 
+/** How long JetStream remembers a Nats-Msg-Id: a retry within it is stored once by JetStream itself. */
+export const DUPLICATE_WINDOW_MS = 120_000;
+
 export interface NatsSettings {
   servers: URL[];
   /** Path of a NATS .creds file (NATS_CREDS), for servers that require one. */
@@ -121,7 +124,7 @@ function samplesStreamConfig(config: NatsSettings): Partial<StreamConfig> {
     max_bytes: config.streamMaxBytes,
     num_replicas: config.replicas,
     // JetStream's own dedup of retried publishes (Nats-Msg-Id); the fold dedups beyond it.
-    duplicate_window: nanos(120_000),
+    duplicate_window: nanos(DUPLICATE_WINDOW_MS),
     allow_direct: true,
   };
 }

@@ -1,6 +1,7 @@
 // The Sample: what a producer measured on one host at one time. Everything that
 // crosses a service boundary is checked here, once, into this type; the core
 // trusts it. Rejections say what was wrong and where.
+import { randomBytes } from 'node:crypto';
 import { renderFloat } from './float.ts';
 
 /** Metric names are free text within this pattern (DESIGN.md). */
@@ -23,6 +24,20 @@ export interface Sample {
   /** Seconds between two samples of this host, as the producer declares it; 0 when unknown. */
   interval: number;
   metrics: Metrics;
+}
+
+/**
+ * Sample ids: a random prefix per process and a counter, so ids never repeat
+ * and making one costs no system call.
+ */
+export class SampleIds {
+  private readonly prefix = randomBytes(6).toString('base64url');
+  private counter = 0;
+
+  next(): string {
+    this.counter++;
+    return `${this.prefix}-${this.counter.toString(36)}`;
+  }
 }
 
 /** A rejected input, with the HTTP status it deserves. */

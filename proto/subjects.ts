@@ -1,5 +1,6 @@
 // NATS names every service must agree on: the samples stream, its subjects, the
 // durable consumer of the store, and how a host becomes a subject token.
+import { HOST_NAME, SAMPLE_ID } from './sample.ts';
 
 /** The JetStream stream that records every accepted sample: the pipeline's log. */
 export const SAMPLES_STREAM = 'LOADSTAR_SAMPLES';
@@ -23,4 +24,13 @@ export function sampleSubject(host: string): string {
 /** JetStream's Nats-Msg-Id for a sample: its identity, so a retried publish is stored once. */
 export function sampleMsgId(host: string, id: string): string {
   return `${host}/${id}`;
+}
+
+/** Host and id back from a Nats-Msg-Id, or null when it is not one of ours. */
+export function sampleIdentity(msgId: string): { host: string; id: string } | null {
+  const slash = msgId.lastIndexOf('/');
+  if (slash <= 0) return null;
+  const host = msgId.slice(0, slash);
+  const id = msgId.slice(slash + 1);
+  return HOST_NAME.test(host) && SAMPLE_ID.test(id) ? { host, id } : null;
 }

@@ -3,15 +3,17 @@
 // receiver (write-through, for read-your-writes) and the storage consumer (from
 // the stream) may fold the same sample in any order, any number of times.
 import { readFileSync } from 'node:fs';
-import type { Result } from 'ioredis';
+import { Cluster, type Result } from 'ioredis';
 import type { Settings } from '../proto/config.ts';
 import { keys } from '../proto/keys.ts';
+import { emptyRules, foldForm, type RecordingRules } from '../proto/recording.ts';
 import type { RedisClient } from '../proto/redis.ts';
 import type { Sample } from '../proto/sample.ts';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     loadstarFoldHost(numKeys: number, ...keysAndArgs: (string | number)[]): Result<number, Context>;
+    loadstarFold(numKeys: number, ...keysAndArgs: (string | number)[]): Result<number, Context>;
     loadstarFoldLatest(
       numKeys: number,
       ...keysAndArgs: (string | number)[]
@@ -21,76 +23,124 @@ declare module 'ioredis' {
 
 const FOLD_HOST = readFileSync(new URL('./fold-host.lua', import.meta.url), 'utf8');
 const FOLD_LATEST = readFileSync(new URL('./fold-latest.lua', import.meta.url), 'utf8');
+/**
+ * Both scripts as one, for a single Redis server, where keys of different hash
+ * tags may meet in one script: one round trip per sample instead of two. The
+ * cross-host part runs first, as in the two-call form.
+ * KEYS: seen, latest, hosts. ARGV: the host script's ARGV, then the host name.
+ */
+const FOLD_BOTH = `local function fold_latest(KEYS, ARGV)
+${FOLD_LATEST}
+end
+local function fold_host(KEYS, ARGV)
+${FOLD_HOST}
+end
+fold_latest({KEYS[2], KEYS[3]}, {ARGV[11], ARGV[3], ARGV[4], ARGV[10]})
+return fold_host({KEYS[1]}, ARGV)
+`;
 
 export interface FoldSettings {
   /** Samples older than this are refused, and sample ids are remembered this long (SAMPLE_MAX_AGE). */
   horizonMs: number;
   /** How long raw history is kept (HISTORY_RAW_RETENTION). */
   rawRetentionMs: number;
+  /** How long one-minute aggregates are kept (HISTORY_1M_RETENTION). */
+  minuteRetentionMs: number;
 }
 
 export function readFoldSettings(settings: Settings): FoldSettings {
   return {
     horizonMs: settings.duration('SAMPLE_MAX_AGE', '24h', { min: 60_000 }),
     rawRetentionMs: settings.duration('HISTORY_RAW_RETENTION', '24h', { min: 60_000 }),
+    minuteRetentionMs: settings.duration('HISTORY_1M_RETENTION', '30d', { min: 3_600_000 }),
   };
 }
 
-export type FoldOutcome = 'folded' | 'duplicate' | 'too_old';
+/** folded: into latest values and history; unrecorded: into latest values only (recording paused or wiped). */
+export type FoldOutcome = 'folded' | 'unrecorded' | 'duplicate' | 'too_old';
 
-const OUTCOMES: Record<number, FoldOutcome> = { 1: 'folded', 0: 'duplicate', [-1]: 'too_old' };
+const OUTCOMES: Record<number, FoldOutcome> = {
+  1: 'folded',
+  2: 'unrecorded',
+  0: 'duplicate',
+  [-1]: 'too_old',
+};
 
 export class Folder {
+  /** All hosts' recording rules, for a host whose own copy is not in Redis yet (a new host). */
+  private fallback = foldForm(emptyRules(), null);
+
   constructor(
     private readonly redis: RedisClient,
     private readonly settings: FoldSettings,
   ) {
     redis.defineCommand('loadstarFoldHost', { lua: FOLD_HOST });
     redis.defineCommand('loadstarFoldLatest', { lua: FOLD_LATEST });
+    redis.defineCommand('loadstarFold', { lua: FOLD_BOTH });
+    this.oneScript = !(redis instanceof Cluster);
+  }
+
+  /** On a single server both scripts run as one; a cluster needs one call per slot. */
+  private readonly oneScript: boolean;
+
+  /** Keeps the rules for hosts without their own copy current (fed by the rules watch). */
+  useRules(rules: RecordingRules): void {
+    this.fallback = foldForm(rules, null);
   }
 
   /** Whether this sample (host + id) was folded already: then it is stored and readable. */
-  async isFolded(sample: Sample): Promise<boolean> {
-    return (await this.redis.zscore(keys.seen(sample.host), sample.id)) !== null;
+  isFolded(sample: Sample): Promise<boolean> {
+    return this.isFoldedId(sample.host, sample.id);
   }
 
-  /** Folds one sample; resolves once both scripts ran, rejects when Redis is away. */
+  async isFoldedId(host: string, id: string): Promise<boolean> {
+    return (await this.redis.zscore(keys.seen(host), id)) !== null;
+  }
+
+  /**
+   * Folds one sample; resolves once both scripts ran, rejects when Redis is away.
+   * The cross-host script runs first: a sample the host script marked folded has
+   * been folded everywhere, which lets a redelivery stop at one `ZSCORE`.
+   */
   async fold(sample: Sample): Promise<FoldOutcome> {
-    const names = Object.keys(sample.metrics);
-    const values = names.map((name) => String(sample.metrics[name]));
+    let packed = '';
+    for (const name in sample.metrics) packed += `${name} ${sample.metrics[name]} `;
     const time = String(sample.time);
     const interval = String(sample.interval);
-    const hostKeys = [
-      keys.seen(sample.host),
-      keys.hostLatest(sample.host),
-      keys.hostMeta(sample.host),
-      ...names.map((name) => keys.raw(sample.host, name)),
+    const hostArgs = [
+      keys.hostPrefix(sample.host),
+      sample.id,
+      time,
+      interval,
+      this.settings.horizonMs,
+      this.settings.rawRetentionMs,
+      this.settings.minuteRetentionMs,
+      this.fallback.paused,
+      this.fallback.wiped_before,
+      packed,
     ];
-    // Both scripts go out together (auto-pipelined); the second runs even for a
-    // duplicate, because a crash may have come between the two the first time.
-    const [outcome] = await Promise.all([
-      this.redis.loadstarFoldHost(
-        hostKeys.length,
-        ...hostKeys,
-        sample.id,
-        time,
-        interval,
-        this.settings.horizonMs,
-        this.settings.rawRetentionMs,
-        ...names,
-        ...values,
-      ),
-      this.redis.loadstarFoldLatest(
+    let outcome: number;
+    if (this.oneScript) {
+      outcome = await this.redis.loadstarFold(
+        3,
+        keys.seen(sample.host),
+        keys.latest,
+        keys.hosts,
+        ...hostArgs,
+        sample.host,
+      );
+    } else {
+      await this.redis.loadstarFoldLatest(
         2,
         keys.latest,
         keys.hosts,
         sample.host,
         time,
         interval,
-        ...names,
-        ...values,
-      ),
-    ]);
+        packed,
+      );
+      outcome = await this.redis.loadstarFoldHost(1, keys.seen(sample.host), ...hostArgs);
+    }
     return OUTCOMES[outcome] ?? 'folded';
   }
 }

@@ -1,15 +1,14 @@
 // Accepts samples: publishes each to JetStream (the record) and folds it into
 // Redis (the view) before answering, so a 200 means durable and readable.
 // Never answers success for a sample it could lose: any doubt is a 503.
-import { randomBytes } from 'node:crypto';
-import type { PubAck } from 'nats';
 import { Counter, type Registry } from 'prom-client';
 import { UnavailableError } from '../proto/http.ts';
 import type { Log } from '../proto/log.ts';
-import type { NatsLink } from '../proto/nats.ts';
-import { encodeSample, InputError, type Sample } from '../proto/sample.ts';
+import { DUPLICATE_WINDOW_MS, type NatsLink } from '../proto/nats.ts';
+import { encodeSample, InputError, type Sample, SampleIds } from '../proto/sample.ts';
 import { sampleMsgId, sampleSubject } from '../proto/subjects.ts';
 import type { Folder } from './fold.ts';
+import type { JetStreamPublisher, PublishAck } from './publish.ts';
 
 export interface IngestCounters {
   received: Counter<never>;
@@ -51,6 +50,9 @@ export function createIngestCounters(registry: Registry): IngestCounters {
   };
 }
 
+/** Samples older than this may be replays beyond JetStream's memory (a margin for clock skew). */
+const REPLAY_AGE_MS = DUPLICATE_WINDOW_MS - 15_000;
+
 export interface Accepted {
   /** The sample's position in the samples stream (a gRPC subscriber can resume from it); null for a sample stored before. */
   seq: number | null;
@@ -58,13 +60,17 @@ export interface Accepted {
   duplicate: boolean;
 }
 
+const ids = new SampleIds();
+
+/** An id for a sample posted without one (such a post cannot be deduplicated if retried). */
 export function newSampleId(): string {
-  return randomBytes(9).toString('base64url');
+  return ids.next();
 }
 
 export class Ingest {
   constructor(
     private readonly nats: NatsLink,
+    private readonly publisher: JetStreamPublisher,
     private readonly folder: Folder,
     private readonly redisReady: () => boolean,
     private readonly timing: { horizonMs: number; maxClockSkewMs: number },
@@ -97,17 +103,19 @@ export class Ingest {
     if (!this.redisReady())
       throw new UnavailableError('Redis is not reachable; nothing was accepted, retry later');
     // A sample folded before is stored and readable already: answer for it without
-    // publishing again. This is what keeps a spool replayed after JetStream's
-    // two-minute duplicate window from entering the stream twice.
-    const folded = await Promise.all(samples.map((s) => this.folder.isFolded(s))).catch(
-      this.redisAway,
-    );
+    // publishing again. Only a sample older than JetStream's duplicate window can be
+    // a retry JetStream no longer remembers (a spool replayed after a long outage),
+    // so only those cost this extra look-up.
+    const now = Date.now();
+    const folded = await Promise.all(
+      samples.map((s) => (now - s.time > REPLAY_AGE_MS ? this.folder.isFolded(s) : false)),
+    ).catch(this.redisAway);
     const fresh = samples.filter((_, i) => !folded[i]);
     // One connection keeps publish order, so a batch lands in the stream in the order given.
     const acks = await Promise.all(fresh.map((s) => this.publish(s)));
     const outcomes = await Promise.all(fresh.map((s) => this.folder.fold(s))).catch(this.redisAway);
     this.counters.published.inc(acks.filter((a) => !a.duplicate).length);
-    this.counters.folded.inc(outcomes.filter((o) => o === 'folded').length);
+    this.counters.folded.inc(outcomes.filter((o) => o === 'folded' || o === 'unrecorded').length);
     let next = 0;
     const accepted = samples.map((_, i): Accepted => {
       if (folded[i]) return { seq: null, duplicate: true };
@@ -125,12 +133,13 @@ export class Ingest {
     );
   };
 
-  private async publish(sample: Sample): Promise<PubAck> {
+  private async publish(sample: Sample): Promise<PublishAck> {
     try {
-      return await this.nats.js.publish(sampleSubject(sample.host), encodeSample(sample), {
-        msgID: sampleMsgId(sample.host, sample.id),
-        timeout: 5_000,
-      });
+      return await this.publisher.publish(
+        sampleSubject(sample.host),
+        encodeSample(sample),
+        sampleMsgId(sample.host, sample.id),
+      );
     } catch (err) {
       this.log.warn('publish to JetStream failed', {
         host: sample.host,

@@ -4,12 +4,14 @@
 import { type Listener, listenHttp } from '../proto/http.ts';
 import type { Log } from '../proto/log.ts';
 import { connectNats, ensureSamplesStream } from '../proto/nats.ts';
+import { RecordingStore } from '../proto/recording.ts';
 import { connectRedis, isRedisReady } from '../proto/redis.ts';
 import { createRegistry, publishStats } from '../proto/stats.ts';
 import type { ReceiverConfig } from './config.ts';
 import { Folder } from './fold.ts';
 import { createReceiverApp } from './http.ts';
 import { createIngestCounters, Ingest } from './ingest.ts';
+import { JetStreamPublisher } from './publish.ts';
 
 export interface RunningReceiver {
   url: URL;
@@ -23,9 +25,14 @@ export async function startReceiver(config: ReceiverConfig, log: Log): Promise<R
   const redis = await connectRedis(config.redis, 'loadstar-receiver', log);
   const registry = createRegistry('receiver');
   const counters = createIngestCounters(registry);
+  const folder = new Folder(redis, config.fold);
+  const recording = await RecordingStore.open(nats.nc, config.nats.replicas);
+  const stopWatch = await recording.watch((rules) => folder.useRules(rules), log);
+  const publisher = new JetStreamPublisher(nats.nc);
   const ingest = new Ingest(
     nats,
-    new Folder(redis, config.fold),
+    publisher,
+    folder,
     () => isRedisReady(redis),
     { horizonMs: config.fold.horizonMs, maxClockSkewMs: config.limits.maxClockSkewMs },
     counters,
@@ -54,6 +61,8 @@ export async function startReceiver(config: ReceiverConfig, log: Log): Promise<R
     async stop() {
       // Answer what is in flight first: each of those posts still needs NATS and Redis.
       await listener.close();
+      publisher.close();
+      stopWatch();
       await stopStats();
       await nats.close();
       redis.disconnect();

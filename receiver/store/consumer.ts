@@ -14,9 +14,14 @@ import {
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Log } from '../../proto/log.ts';
 import type { NatsLink } from '../../proto/nats.ts';
-import { decodeSample, InputError } from '../../proto/sample.ts';
-import { SAMPLES_STREAM, SAMPLES_SUBJECTS, STORE_CONSUMER } from '../../proto/subjects.ts';
-import type { Folder } from '../fold.ts';
+import { decodeSample, InputError, type Sample } from '../../proto/sample.ts';
+import {
+  SAMPLES_STREAM,
+  SAMPLES_SUBJECTS,
+  STORE_CONSUMER,
+  sampleIdentity,
+} from '../../proto/subjects.ts';
+import type { Folder, FoldOutcome } from '../fold.ts';
 
 export interface StoreConsumerSettings {
   /** Samples folded at once by one copy (STORE_IN_FLIGHT). */
@@ -25,6 +30,12 @@ export interface StoreConsumerSettings {
   pullExpiresMs: number;
   /** How long JetStream waits for an ack before redelivering (STORE_ACK_WAIT). */
   ackWaitMs: number;
+  /**
+   * How old a sample must be before this consumer folds it (STORE_SETTLE): the
+   * receiver folds every sample it accepts, and waiting that long lets its fold
+   * land first, so this consumer's part is usually one look-up, not a second fold.
+   */
+  settleMs: number;
 }
 
 export async function ensureStoreConsumer(
@@ -92,9 +103,18 @@ export function createStoreCounters(registry: Registry): StoreCounters {
   };
 }
 
+/** Most messages folded as one batch: their look-ups share a pipeline, their acks one write. */
+const BATCH_MAX = 256;
+/** How long a batch waits for more messages before it starts. */
+const BATCH_WAIT_MS = 5;
+
 export class StoreConsumer {
   private messages?: ConsumerMessages;
   private readonly inFlight = new Set<Promise<void>>();
+  private batch: JsMsg[] = [];
+  private batchTimer?: NodeJS.Timeout;
+  /** Messages received and not yet acknowledged (or given up at stop). */
+  private unacked = 0;
   private stopping = false;
   private loop?: Promise<void>;
   private lastMessageAt = 0;
@@ -117,6 +137,7 @@ export class StoreConsumer {
     this.stopping = true;
     await this.messages?.close();
     await this.loop;
+    this.startBatch();
     await Promise.all(this.inFlight);
   }
 
@@ -138,10 +159,14 @@ export class StoreConsumer {
         this.watchStatus(messages);
         for await (const msg of messages) {
           this.lastMessageAt = Date.now();
-          if (this.inFlight.size >= this.settings.inFlight) await Promise.race(this.inFlight);
-          const folding = this.handle(msg).finally(() => this.inFlight.delete(folding));
-          this.inFlight.add(folding);
+          this.unacked++;
+          this.batch.push(msg);
+          if (this.batch.length >= BATCH_MAX) this.startBatch();
+          else this.batchTimer ??= setTimeout(() => this.startBatch(), BATCH_WAIT_MS);
+          while (this.unacked >= this.settings.inFlight && this.inFlight.size > 0)
+            await Promise.race(this.inFlight);
         }
+        this.startBatch();
       } catch (err) {
         if (this.stopping) break;
         this.log.warn('store consumer interrupted; starting again', {
@@ -168,8 +193,68 @@ export class StoreConsumer {
     })().catch(() => {});
   }
 
-  private async handle(msg: JsMsg): Promise<void> {
-    let sample: ReturnType<typeof decodeSample>;
+  private startBatch(): void {
+    clearTimeout(this.batchTimer);
+    this.batchTimer = undefined;
+    if (this.batch.length === 0) return;
+    const batch = this.batch;
+    this.batch = [];
+    const folding = this.foldBatch(batch).finally(() => {
+      this.unacked -= batch.length;
+      this.inFlight.delete(folding);
+    });
+    this.inFlight.add(folding);
+  }
+
+  private async foldBatch(batch: JsMsg[]): Promise<void> {
+    const newest = Math.max(...batch.map((m) => m.info.timestampNanos / 1e6));
+    const wait = this.settings.settleMs - (Date.now() - newest);
+    if (wait > 0) await sleep(Math.min(this.settings.settleMs, wait));
+    const done = await Promise.all(batch.map((msg) => this.foldWithRetry(msg)));
+    // All acks of a batch in one go: nats.js sends them in one write.
+    batch.forEach((msg, i) => {
+      if (done[i]) msg.ack();
+    });
+  }
+
+  /** Folds until Redis answers; true when the message may be acknowledged. */
+  private async foldWithRetry(msg: JsMsg): Promise<boolean> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const outcome = await this.foldMessage(msg);
+        if (outcome === 'invalid') return false;
+        if (outcome === 'folded' || outcome === 'unrecorded') this.counters.folded.inc();
+        else this.counters.skipped.inc({ reason: outcome });
+        this.counters.lag.set((Date.now() - msg.info.timestampNanos / 1e6) / 1000);
+        return true;
+      } catch (err) {
+        this.counters.foldErrors.inc();
+        if (attempt === 1) {
+          this.log.warn('fold failed; retrying until Redis answers', {
+            error: (err as Error).message,
+          });
+        }
+        if (this.stopping) return false; // not acked: redelivered to whichever copy runs next
+        // Keep the message ours while we wait, so JetStream does not hand it to another copy meanwhile.
+        msg.working();
+        await sleep(Math.min(100 * attempt, 2_000));
+        while (!this.redisReady() && !this.stopping) {
+          msg.working();
+          await sleep(500);
+        }
+      }
+    }
+  }
+
+  /**
+   * Folds one message. A sample the receiver folded already (the usual case)
+   * costs one ZSCORE, found from the message's Nats-Msg-Id (host/id) without
+   * decoding the body.
+   */
+  private async foldMessage(msg: JsMsg): Promise<FoldOutcome | 'invalid'> {
+    const identity = sampleIdentity(msg.headers?.get('Nats-Msg-Id') ?? '');
+    if (identity && (await this.folder.isFoldedId(identity.host, identity.id))) return 'duplicate';
+    let sample: Sample;
     try {
       sample = decodeSample(msg.string());
     } catch (err) {
@@ -181,32 +266,9 @@ export class StoreConsumer {
         error: err.message,
       });
       msg.term();
-      return;
+      return 'invalid';
     }
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const outcome = await this.folder.fold(sample);
-        if (outcome === 'folded') this.counters.folded.inc();
-        else this.counters.skipped.inc({ reason: outcome });
-        this.counters.lag.set((Date.now() - msg.info.timestampNanos / 1e6) / 1000);
-        msg.ack();
-        return;
-      } catch (err) {
-        this.counters.foldErrors.inc();
-        if (attempt === 1)
-          this.log.warn('fold failed; retrying until Redis answers', {
-            error: (err as Error).message,
-          });
-        if (this.stopping) return; // not acked: redelivered to whichever copy runs next
-        // Keep the message ours while we wait, so JetStream does not hand it to another copy meanwhile.
-        msg.working();
-        await sleep(Math.min(100 * attempt, 2_000));
-        while (!this.redisReady() && !this.stopping) {
-          msg.working();
-          await sleep(500);
-        }
-      }
-    }
+    return this.folder.fold(sample);
   }
 }
 

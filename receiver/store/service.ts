@@ -5,6 +5,7 @@ import Koa from 'koa';
 import { errorMiddleware, type Listener, listenHttp, sendJson } from '../../proto/http.ts';
 import type { Log } from '../../proto/log.ts';
 import { connectNats, ensureSamplesStream } from '../../proto/nats.ts';
+import { RecordingStore } from '../../proto/recording.ts';
 import { connectRedis, isRedisReady } from '../../proto/redis.ts';
 import { createRegistry, publishStats } from '../../proto/stats.ts';
 import { Folder } from '../fold.ts';
@@ -23,9 +24,12 @@ export async function startStore(config: StoreConfig, log: Log): Promise<Running
   await ensureSamplesStream(nats.jsm, config.nats, log);
   const redis = await connectRedis(config.redis, 'loadstar-consumer', log);
   const registry = createRegistry('consumer');
+  const folder = new Folder(redis, config.fold);
+  const recording = await RecordingStore.open(nats.nc, config.nats.replicas);
+  const stopWatch = await recording.watch((rules) => folder.useRules(rules), log);
   const consumer = new StoreConsumer(
     nats,
-    new Folder(redis, config.fold),
+    folder,
     () => isRedisReady(redis),
     config.consumer,
     createStoreCounters(registry),
@@ -61,6 +65,7 @@ export async function startStore(config: StoreConfig, log: Log): Promise<Running
     listener,
     async stop() {
       await consumer.stop();
+      stopWatch();
       await listener.close();
       await stopStats();
       await nats.close();

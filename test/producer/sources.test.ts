@@ -2,12 +2,12 @@ import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { collectSamples, SampleIds } from '../../producer/collect.ts';
+import { collectSamples } from '../../producer/collect.ts';
 import { NvidiaSource, parseNvidiaSmi } from '../../producer/sources/nvidia.ts';
 import type { PartialRecord, Source } from '../../producer/sources/source.ts';
 import { parseMounts, SystemSource, usedPercent } from '../../producer/sources/system.ts';
 import { createMemoryLog } from '../../proto/log.ts';
-import { checkMetricName } from '../../proto/sample.ts';
+import { checkMetricName, SampleIds } from '../../proto/sample.ts';
 
 /** A stand-in nvidia-smi that prints what the real one prints for this query (no real GPU is lent to the project). */
 function fakeNvidiaSmi(output: string): string {

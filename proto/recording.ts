@@ -1,0 +1,171 @@
+// Recording rules: which stretches of time history keeps, for all hosts and per
+// host. Paused stretches and wipes are judged by each sample's own time, so a
+// late sample, a replayed spool or a Redis rebuild lands exactly as the live one
+// did. The record lives in a NATS KV bucket (JetStream is the record); each
+// host's Redis copy lets the fold decide atomically.
+import type { KV, NatsConnection } from 'nats';
+import type { Log } from './log.ts';
+
+/** [from, to) in epoch ms; `to` null while the pause lasts. */
+export type Stretch = [from: number, to: number | null];
+
+export interface ScopeRules {
+  paused: Stretch[];
+  /** Samples before this time are never kept again (a reset). */
+  wipedBefore: number;
+}
+
+export interface RecordingRules {
+  all: ScopeRules;
+  hosts: Record<string, ScopeRules>;
+}
+
+export const RECORDING_BUCKET = 'loadstar_recording';
+const RULES_KEY = 'rules';
+
+export function emptyRules(): RecordingRules {
+  return { all: { paused: [], wipedBefore: 0 }, hosts: {} };
+}
+
+function scope(rules: RecordingRules, host: string): ScopeRules {
+  return rules.hosts[host] ?? { paused: [], wipedBefore: 0 };
+}
+
+const inside = (time: number, [from, to]: Stretch) => time >= from && (to === null || time < to);
+
+/** Whether history keeps a sample of `host` taken at `time`. */
+export function isRecorded(rules: RecordingRules, host: string, time: number): boolean {
+  const own = scope(rules, host);
+  if (time < Math.max(rules.all.wipedBefore, own.wipedBefore)) return false;
+  return !rules.all.paused.some((s) => inside(time, s)) && !own.paused.some((s) => inside(time, s));
+}
+
+/** Whether recording is on right now, and if not, which pause holds it. */
+export function recordingNow(
+  rules: RecordingRules,
+  host: string | null,
+): { recording: boolean; pausedBy: 'all' | 'host' | null; since: number | null } {
+  const open = (s: ScopeRules) => s.paused.find(([, to]) => to === null);
+  const all = open(rules.all);
+  const own = host === null ? undefined : open(scope(rules, host));
+  if (own) return { recording: false, pausedBy: 'host', since: own[0] };
+  if (all) return { recording: false, pausedBy: 'all', since: all[0] };
+  return { recording: true, pausedBy: null, since: null };
+}
+
+function edit(
+  rules: RecordingRules,
+  host: string | null,
+  change: (s: ScopeRules) => void,
+): RecordingRules {
+  const next: RecordingRules = structuredClone(rules);
+  if (host === null) change(next.all);
+  else {
+    next.hosts[host] ??= { paused: [], wipedBefore: 0 };
+    change(next.hosts[host]);
+  }
+  return next;
+}
+
+export function pause(rules: RecordingRules, host: string | null, now: number): RecordingRules {
+  return edit(rules, host, (s) => {
+    if (!s.paused.some(([, to]) => to === null)) s.paused.push([now, null]);
+  });
+}
+
+export function resume(rules: RecordingRules, host: string | null, now: number): RecordingRules {
+  return edit(rules, host, (s) => {
+    for (const stretch of s.paused) if (stretch[1] === null) stretch[1] = Math.max(now, stretch[0]);
+  });
+}
+
+export function wipe(rules: RecordingRules, host: string | null, now: number): RecordingRules {
+  return edit(rules, host, (s) => {
+    s.wipedBefore = Math.max(s.wipedBefore, now);
+  });
+}
+
+/** Drops closed stretches older than `horizon` ms: nothing that old is kept anyway. */
+export function prune(rules: RecordingRules, now: number, horizon: number): RecordingRules {
+  const keep = (s: ScopeRules) => {
+    s.paused = s.paused.filter(([, to]) => to === null || to > now - horizon);
+  };
+  const next = structuredClone(rules);
+  keep(next.all);
+  for (const s of Object.values(next.hosts)) keep(s);
+  return next;
+}
+
+/**
+ * The rules for one host in the form the fold script reads (a Redis hash):
+ * `paused` as "from-to,from-" (all hosts' stretches and the host's own), and
+ * `wiped_before`.
+ */
+export function foldForm(
+  rules: RecordingRules,
+  host: string | null,
+): { paused: string; wiped_before: string } {
+  const own = host === null ? { paused: [], wipedBefore: 0 } : scope(rules, host);
+  const stretches = [...rules.all.paused, ...own.paused].map(([from, to]) => `${from}-${to ?? ''}`);
+  return {
+    paused: stretches.join(','),
+    wiped_before: String(Math.max(rules.all.wipedBefore, own.wipedBefore)),
+  };
+}
+
+export function parseRules(text: string): RecordingRules {
+  const raw = JSON.parse(text) as Partial<RecordingRules>;
+  return { all: raw.all ?? { paused: [], wipedBefore: 0 }, hosts: raw.hosts ?? {} };
+}
+
+/** The record of the rules in NATS KV: read, update with compare-and-set, watch. */
+export class RecordingStore {
+  private constructor(private readonly kv: KV) {}
+
+  static async open(nc: NatsConnection, replicas: number): Promise<RecordingStore> {
+    const kv = await nc.jetstream().views.kv(RECORDING_BUCKET, { history: 5, replicas });
+    return new RecordingStore(kv);
+  }
+
+  async read(): Promise<{ rules: RecordingRules; revision: number }> {
+    const entry = await this.kv.get(RULES_KEY);
+    if (entry?.operation !== 'PUT' || entry.length === 0)
+      return { rules: emptyRules(), revision: 0 };
+    return { rules: parseRules(entry.string()), revision: entry.revision };
+  }
+
+  /** Applies `change` atomically (retrying when another writer got there first); returns the new rules. */
+  async update(change: (rules: RecordingRules) => RecordingRules): Promise<RecordingRules> {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const { rules, revision } = await this.read();
+      const next = change(rules);
+      try {
+        if (revision === 0) await this.kv.create(RULES_KEY, JSON.stringify(next));
+        else await this.kv.update(RULES_KEY, JSON.stringify(next), revision);
+        return next;
+      } catch (err) {
+        if (!/wrong last sequence|key exists/i.test((err as Error).message)) throw err;
+      }
+    }
+    throw new Error('recording rules changed too often to update; try again');
+  }
+
+  /** Calls `onRules` with the current rules and again on every change, until the returned stop is called. */
+  async watch(onRules: (rules: RecordingRules) => void, log: Log): Promise<() => void> {
+    const watcher = await this.kv.watch({ key: RULES_KEY });
+    (async () => {
+      for await (const entry of watcher) {
+        try {
+          onRules(
+            entry.operation === 'PUT' && entry.length > 0
+              ? parseRules(entry.string())
+              : emptyRules(),
+          );
+        } catch (err) {
+          log.warn('unreadable recording rules ignored', { error: (err as Error).message });
+        }
+      }
+    })().catch((err) => log.warn('recording rules watch ended', { error: (err as Error).message }));
+    return () => watcher.stop();
+  }
+}

@@ -1,0 +1,104 @@
+// Publishes samples to JetStream and resolves with each one's PubAck. This is
+// JetStream's publish protocol (a message with a reply subject; the stream
+// answers there) with one shared reply subscription and one sweep timer for
+// every publish in flight: nats.js's js.publish() makes a timer, a random
+// inbox token and an Error object per message, which cost more CPU than the
+// publish itself (measured in docs/DECISIONS.md).
+import { createInbox, headers, type NatsConnection, type Subscription } from 'nats';
+
+export interface PublishAck {
+  stream: string;
+  seq: number;
+  /** JetStream had this Nats-Msg-Id already (a retry within its duplicate window). */
+  duplicate: boolean;
+}
+
+interface Waiting {
+  resolve: (ack: PublishAck) => void;
+  reject: (err: Error) => void;
+  deadline: number;
+}
+
+export class JetStreamPublisher {
+  private readonly prefix = createInbox();
+  private readonly waiting = new Map<string, Waiting>();
+  private readonly subscription: Subscription;
+  private readonly sweeper: NodeJS.Timeout;
+  private counter = 0;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly timeoutMs = 5_000,
+  ) {
+    this.subscription = nc.subscribe(`${this.prefix}.*`, {
+      callback: (_err, msg) =>
+        this.answer(msg.subject.slice(this.prefix.length + 1), msg.data, msg.headers?.code ?? 0),
+    });
+    this.sweeper = setInterval(() => this.sweep(), Math.min(250, timeoutMs));
+    this.sweeper.unref();
+  }
+
+  /** Publishes with a Nats-Msg-Id; rejects when JetStream does not acknowledge within the timeout. */
+  publish(subject: string, data: string, msgId: string): Promise<PublishAck> {
+    const token = (++this.counter).toString(36);
+    const h = headers();
+    h.set('Nats-Msg-Id', msgId);
+    return new Promise((resolve, reject) => {
+      this.waiting.set(token, { resolve, reject, deadline: Date.now() + this.timeoutMs });
+      try {
+        this.nc.publish(subject, data, { reply: `${this.prefix}.${token}`, headers: h });
+      } catch (err) {
+        this.waiting.delete(token);
+        reject(err as Error);
+      }
+    });
+  }
+
+  close(): void {
+    clearInterval(this.sweeper);
+    this.subscription.unsubscribe();
+    for (const waiting of this.waiting.values()) waiting.reject(new Error('publisher closed'));
+    this.waiting.clear();
+  }
+
+  private answer(token: string, data: Uint8Array, status: number): void {
+    const waiting = this.waiting.get(token);
+    if (!waiting) return; // answered after its deadline: already rejected
+    this.waiting.delete(token);
+    if (status === 503) {
+      waiting.reject(new Error('no JetStream stream answers for this subject (503)'));
+      return;
+    }
+    try {
+      const reply = JSON.parse(new TextDecoder().decode(data)) as {
+        stream?: string;
+        seq?: number;
+        duplicate?: boolean;
+        error?: { description?: string };
+      };
+      if (reply.error || typeof reply.seq !== 'number') {
+        waiting.reject(
+          new Error(`JetStream refused the publish: ${reply.error?.description ?? 'no sequence'}`),
+        );
+      } else {
+        waiting.resolve({
+          stream: reply.stream ?? '',
+          seq: reply.seq,
+          duplicate: reply.duplicate === true,
+        });
+      }
+    } catch {
+      waiting.reject(new Error('JetStream answered something that is not a PubAck'));
+    }
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const [token, waiting] of this.waiting) {
+      if (waiting.deadline <= now) {
+        this.waiting.delete(token);
+        waiting.reject(new Error(`JetStream did not acknowledge within ${this.timeoutMs} ms`));
+      }
+    }
+  }
+}
