@@ -2,7 +2,9 @@
 import { type Env, readConfig } from '../proto/config.ts';
 import { type NatsSettings, readNatsSettings } from '../proto/nats.ts';
 import { type RedisSettings, readRedisSettings } from '../proto/redis.ts';
+import { type Retention, readRetention } from '../proto/retention.ts';
 import type { GrpcSettings } from './grpc.ts';
+import type { HistoryLimits } from './history.ts';
 import type { Staleness } from './read.ts';
 
 export interface GatewayConfig {
@@ -14,6 +16,13 @@ export interface GatewayConfig {
   staleness: Staleness;
   /** Most names in one `topics=` (MAX_TOPICS). */
   maxTopics: number;
+  retention: Retention;
+  history: HistoryLimits & {
+    /** A stretch longer than this many intervals of the host without a sample is a gap (HISTORY_GAP_FACTOR). */
+    gapFactor: number;
+  };
+  /** Needed (as a bearer token) by the endpoints that change state, when set (API_TOKEN). */
+  apiToken?: string;
 }
 
 export function readGatewayConfig(env?: Env): GatewayConfig {
@@ -24,6 +33,7 @@ export function readGatewayConfig(env?: Env): GatewayConfig {
       if (!url.pathname.endsWith('/')) url.pathname += '/';
       const maxTopics = s.number('MAX_TOPICS', 1000, { min: 1, integer: true });
       const grpc = s.hostPort('GRPC_URL', '127.0.0.1:50051');
+      const retention = readRetention(s);
       return {
         url,
         grpc: {
@@ -38,6 +48,13 @@ export function readGatewayConfig(env?: Env): GatewayConfig {
           defaultIntervalSeconds: s.number('INTERVAL', 5, { min: 0.05, max: 86_400 }),
         },
         maxTopics,
+        retention,
+        history: {
+          gapFactor: s.number('HISTORY_GAP_FACTOR', 2, { min: 1 }),
+          maxRawMs: retention.rawRetentionMs + 3_600_000,
+          maxMinuteMs: retention.minuteRetentionMs + 86_400_000,
+        },
+        apiToken: s.optionalString('API_TOKEN'),
       };
     },
     env,

@@ -116,6 +116,19 @@ export class ReadModel {
     );
   }
 
+  /** Samples history keeps now, per host. */
+  async storedCounts(hosts: string[]): Promise<number[]> {
+    return Promise.all(hosts.map((h) => this.redis.zcard(keys.stored(h)))).catch(unavailable);
+  }
+
+  /** The metric names these hosts report, sorted, each once. */
+  async metricNames(hosts: string[]): Promise<string[]> {
+    const sets = await Promise.all(hosts.map((h) => this.redis.smembers(keys.metrics(h)))).catch(
+      unavailable,
+    );
+    return [...new Set(sets.flat())].sort();
+  }
+
   async hosts(): Promise<HostInfo[]> {
     const seen = await this.redis.zrange(keys.hosts, '0', '-1', 'WITHSCORES').catch(unavailable);
     const names: string[] = [];

@@ -4,6 +4,7 @@ import type * as grpc from '@grpc/grpc-js';
 import { type Listener, listenHttp } from '../proto/http.ts';
 import type { Log } from '../proto/log.ts';
 import { connectNats, ensureSamplesStream } from '../proto/nats.ts';
+import { RecordingStore } from '../proto/recording.ts';
 import { connectRedis, isRedisReady } from '../proto/redis.ts';
 import { createRegistry, publishStats, scrapePipeline } from '../proto/stats.ts';
 import type { GatewayConfig } from './config.ts';
@@ -11,6 +12,7 @@ import { LiveFeed } from './feed.ts';
 import { bindGrpc, createGrpcServer } from './grpc.ts';
 import { createGatewayApp } from './http.ts';
 import { ReadModel } from './read.ts';
+import { RecordingControl } from './recording.ts';
 
 export interface RunningGateway {
   url: URL;
@@ -30,11 +32,24 @@ export async function startGateway(config: GatewayConfig, log: Log): Promise<Run
   const statsField = `gateway:${process.pid}:${Date.now()}`;
   const readiness = () => ({ nats: nats.isConnected(), redis: isRedisReady(redis) });
 
+  const recording = new RecordingControl(
+    redis,
+    await RecordingStore.open(nats.nc, config.nats.replicas),
+    config.retention,
+    log.child('recording'),
+  );
+  await recording.start();
   const app = createGatewayApp({
     base: config.url.pathname,
+    redis,
     read,
+    feed,
+    recording,
     staleness: config.staleness,
+    retention: config.retention,
+    history: config.history,
     maxTopics: config.maxTopics,
+    apiToken: config.apiToken,
     registry,
     scrape: () => scrapePipeline(registry, redis, statsField),
     readiness,
@@ -71,6 +86,7 @@ export async function startGateway(config: GatewayConfig, log: Log): Promise<Run
         });
       });
       await feed.stop();
+      recording.stop();
       await stopStats();
       await nats.close();
       redis.disconnect();

@@ -11,6 +11,8 @@ export const keys = {
   hosts: `${GLOBAL}:hosts`,
   /** hash "service:instance" -> JSON of that process's counters, for the gateway's /metrics */
   stats: `${GLOBAL}:stats`,
+  /** hash paused, wiped_before: all hosts' recording rules, for hosts without a copy of their own */
+  recordingAll: `${GLOBAL}:rec`,
 
   /** zset sample id -> time: the ids folded for this host, for deduplication */
   seen: (host: string) => `ls:{${host}}:seen`,

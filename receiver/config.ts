@@ -2,7 +2,8 @@
 import { type Env, readConfig } from '../proto/config.ts';
 import { type NatsSettings, readNatsSettings } from '../proto/nats.ts';
 import { type RedisSettings, readRedisSettings } from '../proto/redis.ts';
-import { type FoldSettings, readFoldSettings } from './fold.ts';
+import { readRetention } from '../proto/retention.ts';
+import type { FoldSettings } from './fold.ts';
 
 export interface ReceiverConfig {
   /** Where the receiver listens; producers post to exactly this URL. */
@@ -35,7 +36,7 @@ export function readReceiverConfig(env?: Env): ReceiverConfig {
       url: s.url('RECEIVER_URL', 'http://localhost:8090/data', ['http:']),
       nats: readNatsSettings(s),
       redis: readRedisSettings(s),
-      fold: readFoldSettings(s),
+      fold: readRetention(s),
       limits: {
         maxBodyBytes: s.size('MAX_BODY_BYTES', '256KiB', { min: 64 }),
         maxBatchBytes: s.size('MAX_BATCH_BYTES', '8MiB', { min: 1024 }),

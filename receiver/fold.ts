@@ -4,10 +4,10 @@
 // the stream) may fold the same sample in any order, any number of times.
 import { readFileSync } from 'node:fs';
 import { Cluster, type Result } from 'ioredis';
-import type { Settings } from '../proto/config.ts';
 import { keys } from '../proto/keys.ts';
 import { emptyRules, foldForm, type RecordingRules } from '../proto/recording.ts';
 import type { RedisClient } from '../proto/redis.ts';
+import type { Retention } from '../proto/retention.ts';
 import type { Sample } from '../proto/sample.ts';
 
 declare module 'ioredis' {
@@ -27,7 +27,7 @@ const FOLD_LATEST = readFileSync(new URL('./fold-latest.lua', import.meta.url), 
  * Both scripts as one, for a single Redis server, where keys of different hash
  * tags may meet in one script: one round trip per sample instead of two. The
  * cross-host part runs first, as in the two-call form.
- * KEYS: seen, latest, hosts. ARGV: the host script's ARGV, then the host name.
+ * KEYS: seen, latest, hosts, all hosts' recording rules. ARGV: the host script's ARGV, then the host name.
  */
 const FOLD_BOTH = `local function fold_latest(KEYS, ARGV)
 ${FOLD_LATEST}
@@ -35,26 +35,17 @@ end
 local function fold_host(KEYS, ARGV)
 ${FOLD_HOST}
 end
+-- All hosts' rules, read in this same atomic step, stand in for a host without rules of its own.
+local all = redis.call('HMGET', KEYS[4], 'paused', 'wiped_before')
+if all[1] or all[2] then
+  ARGV[8] = all[1] or ''
+  ARGV[9] = all[2] or '0'
+end
 fold_latest({KEYS[2], KEYS[3]}, {ARGV[11], ARGV[3], ARGV[4], ARGV[10]})
 return fold_host({KEYS[1]}, ARGV)
 `;
 
-export interface FoldSettings {
-  /** Samples older than this are refused, and sample ids are remembered this long (SAMPLE_MAX_AGE). */
-  horizonMs: number;
-  /** How long raw history is kept (HISTORY_RAW_RETENTION). */
-  rawRetentionMs: number;
-  /** How long one-minute aggregates are kept (HISTORY_1M_RETENTION). */
-  minuteRetentionMs: number;
-}
-
-export function readFoldSettings(settings: Settings): FoldSettings {
-  return {
-    horizonMs: settings.duration('SAMPLE_MAX_AGE', '24h', { min: 60_000 }),
-    rawRetentionMs: settings.duration('HISTORY_RAW_RETENTION', '24h', { min: 60_000 }),
-    minuteRetentionMs: settings.duration('HISTORY_1M_RETENTION', '30d', { min: 3_600_000 }),
-  };
-}
+export type FoldSettings = Retention;
 
 /** folded: into latest values and history; unrecorded: into latest values only (recording paused or wiped). */
 export type FoldOutcome = 'folded' | 'unrecorded' | 'duplicate' | 'too_old';
@@ -83,7 +74,11 @@ export class Folder {
   /** On a single server both scripts run as one; a cluster needs one call per slot. */
   private readonly oneScript: boolean;
 
-  /** Keeps the rules for hosts without their own copy current (fed by the rules watch). */
+  /**
+   * Keeps the rules for hosts without their own copy current (fed by the rules
+   * watch). On a single Redis the fold reads the all-hosts copy in Redis instead,
+   * in the same atomic step; on a cluster this copy is the fallback.
+   */
   useRules(rules: RecordingRules): void {
     this.fallback = foldForm(rules, null);
   }
@@ -122,10 +117,11 @@ export class Folder {
     let outcome: number;
     if (this.oneScript) {
       outcome = await this.redis.loadstarFold(
-        3,
+        4,
         keys.seen(sample.host),
         keys.latest,
         keys.hosts,
+        keys.recordingAll,
         ...hostArgs,
         sample.host,
       );

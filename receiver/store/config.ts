@@ -2,7 +2,8 @@
 import { type Env, readConfig } from '../../proto/config.ts';
 import { type NatsSettings, readNatsSettings } from '../../proto/nats.ts';
 import { type RedisSettings, readRedisSettings } from '../../proto/redis.ts';
-import { type FoldSettings, readFoldSettings } from '../fold.ts';
+import { readRetention } from '../../proto/retention.ts';
+import type { FoldSettings } from '../fold.ts';
 import type { StoreConsumerSettings } from './consumer.ts';
 
 export interface StoreConfig {
@@ -21,7 +22,7 @@ export function readStoreConfig(env?: Env): StoreConfig {
       url: s.url('CONSUMER_URL', 'http://localhost:8091/', ['http:']),
       nats: readNatsSettings(s),
       redis: readRedisSettings(s),
-      fold: readFoldSettings(s),
+      fold: readRetention(s),
       consumer: {
         inFlight: s.number('STORE_IN_FLIGHT', 1024, { min: 1, max: 10_000, integer: true }),
         settleMs: s.duration('STORE_SETTLE', '250ms', { min: 0, max: 10_000 }),

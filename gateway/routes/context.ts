@@ -1,0 +1,30 @@
+// What every route group of the gateway is given: the read side, the live
+// feed, recording control and the settings they answer by.
+import type Router from '@koa/router';
+import type { Log } from '../../proto/log.ts';
+import type { RedisClient } from '../../proto/redis.ts';
+import type { Retention } from '../../proto/retention.ts';
+import type { LiveFeed } from '../feed.ts';
+import type { HistoryLimits } from '../history.ts';
+import type { ReadModel, Staleness } from '../read.ts';
+import type { RecordingControl } from '../recording.ts';
+
+export interface GatewayRoutes {
+  /** The path of WEB_SERVER_URL, ending in '/'. */
+  base: string;
+  redis: RedisClient;
+  read: ReadModel;
+  feed: LiveFeed;
+  recording: RecordingControl;
+  staleness: Staleness;
+  retention: Retention;
+  history: HistoryLimits & { gapFactor: number };
+  maxTopics: number;
+  apiToken?: string;
+  log: Log;
+}
+
+export type RouteGroup = (router: Router, deps: GatewayRoutes) => void;
+
+/** Floats in API answers: values, intervals and the like, never counts or times. */
+export const FLOAT_FIELDS = new Set(['value', 'interval', 'avg', 'min', 'max']);

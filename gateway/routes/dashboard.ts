@@ -1,0 +1,71 @@
+// The dashboard: a static page (gateway/dashboard/, served as is, no build
+// step) with uPlot from node_modules, and its live feed of samples (SSE).
+import { readFileSync } from 'node:fs';
+import type Koa from 'koa';
+import { InputError } from '../../proto/sample.ts';
+import { parseHostParam, parseTopics } from '../read.ts';
+import { streamSamples } from '../stream.ts';
+import type { RouteGroup } from './context.ts';
+
+interface Asset {
+  body: Buffer;
+  type: string;
+}
+
+const page = new URL('../dashboard/', import.meta.url);
+const uplot = new URL('../../node_modules/uplot/dist/', import.meta.url);
+/** Read once at start: the files are small, and a page never changes under a running gateway. */
+const assets: Record<string, Asset> = {
+  'index.html': {
+    body: readFileSync(new URL('index.html', page)),
+    type: 'text/html; charset=utf-8',
+  },
+  'dashboard.js': {
+    body: readFileSync(new URL('dashboard.js', page)),
+    type: 'text/javascript; charset=utf-8',
+  },
+  'dashboard.css': {
+    body: readFileSync(new URL('dashboard.css', page)),
+    type: 'text/css; charset=utf-8',
+  },
+  'uplot.js': {
+    body: readFileSync(new URL('uPlot.iife.min.js', uplot)),
+    type: 'text/javascript; charset=utf-8',
+  },
+  'uplot.css': {
+    body: readFileSync(new URL('uPlot.min.css', uplot)),
+    type: 'text/css; charset=utf-8',
+  },
+};
+
+function send(ctx: Koa.Context, asset: Asset): void {
+  ctx.status = 200;
+  ctx.type = asset.type;
+  ctx.set('Cache-Control', 'no-cache');
+  ctx.body = asset.body;
+}
+
+export function serveDashboard(ctx: Koa.Context): void {
+  send(ctx, assets['index.html']!);
+}
+
+export const dashboardRoutes: RouteGroup = (router, { base, feed, recording, maxTopics }) => {
+  router.get(`${base}dashboard/:file`, (ctx) => {
+    const asset = Object.hasOwn(assets, ctx.params.file!) ? assets[ctx.params.file!] : undefined;
+    if (!asset)
+      throw new InputError(
+        `no dashboard file ${JSON.stringify(ctx.params.file)}`,
+        404,
+        'not_found',
+      );
+    send(ctx, asset);
+  });
+
+  router.get(`${base}api/v1/stream`, (ctx) => {
+    const host = parseHostParam(ctx.query.host);
+    if (host === undefined) throw new InputError("query parameter 'host' is required");
+    const metrics =
+      ctx.query.metric === undefined ? null : parseTopics(ctx.query.metric, maxTopics, 'metric');
+    streamSamples(ctx, feed, () => recording.current(), host, metrics);
+  });
+};

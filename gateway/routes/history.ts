@@ -1,0 +1,68 @@
+// GET api/v1/history?metric=&host=&from=&to=&step=raw|1m: points with explicit
+// null gaps; one-minute points carry their average, count, min and max.
+
+import { renderFloat } from '../../proto/float.ts';
+import { sendJson } from '../../proto/http.ts';
+import { keys } from '../../proto/keys.ts';
+import { InputError } from '../../proto/sample.ts';
+import {
+  fillMinutes,
+  markGaps,
+  parseRange,
+  readMinutes,
+  readRaw,
+  renderMinutePoints,
+  renderRawPoints,
+} from '../history.ts';
+import { parseHostParam, parseTopics } from '../read.ts';
+import type { RouteGroup } from './context.ts';
+
+export const historyRoutes: RouteGroup = (router, { base, redis, read, history, staleness }) => {
+  router.get(`${base}api/v1/history`, async (ctx) => {
+    const [metric] = parseTopics(ctx.query.metric, 1, 'metric');
+    const range = parseRange(ctx.query, history);
+    let host = parseHostParam(ctx.query.host);
+    if (host === undefined) {
+      const hosts = await read.hosts();
+      if (hosts.length !== 1) {
+        throw new InputError(
+          hosts.length === 0
+            ? 'no host reports yet'
+            : `query parameter 'host' is required: ${hosts.length} hosts report`,
+        );
+      }
+      host = hosts[0]!.host;
+    }
+    const declared = Number((await redis.hget(keys.hostMeta(host), 'interval')) ?? 0);
+    const interval = declared > 0 ? declared : staleness.defaultIntervalSeconds;
+    const head =
+      `{"host":${JSON.stringify(host)},"metric":${JSON.stringify(metric)},"step":"${range.step}",` +
+      `"from":${range.from},"to":${range.to},"interval":${renderFloat(interval)}`;
+    if (range.step === 'raw') {
+      const gapMs = history.gapFactor * interval * 1000;
+      const points = markGaps(
+        await readRaw(redis, host, metric!, range.from, range.to),
+        interval * 1000,
+        gapMs,
+        range.from,
+        range.to,
+      );
+      sendJson(
+        ctx,
+        200,
+        `${head},"gap_after_ms":${Math.round(gapMs)},"columns":["time","value"],"points":${renderRawPoints(points)}}`,
+      );
+    } else {
+      const points = fillMinutes(
+        await readMinutes(redis, host, metric!, range.from, range.to),
+        range.from,
+        range.to,
+      );
+      sendJson(
+        ctx,
+        200,
+        `${head},"columns":["time","avg","count","min","max"],"points":${renderMinutePoints(points)}}`,
+      );
+    }
+  });
+};
