@@ -6,7 +6,7 @@
 import Router from '@koa/router';
 import Koa from 'koa';
 import { Histogram, type Registry } from 'prom-client';
-import { errorMiddleware, sendJson, timingMiddleware } from '../proto/http.ts';
+import { errorMiddleware, logAppErrors, sendJson, timingMiddleware } from '../proto/http.ts';
 import type { GatewayRoutes } from './routes/context.ts';
 import { dashboardRoutes } from './routes/dashboard.ts';
 import { historyRoutes } from './routes/history.ts';
@@ -51,5 +51,6 @@ export function createGatewayApp(deps: GatewayHttpDeps): Koa {
   app.use(timingMiddleware(durations));
   app.use(router.routes());
   app.use(router.allowedMethods({ throw: true }));
+  logAppErrors(app, deps.log);
   return app;
 }

@@ -53,6 +53,18 @@ export function errorMiddleware(log: Log, onRejected?: (reason: string) => void)
   };
 }
 
+/** Client disconnects mid-answer (a closed browser tab, a cancelled stream) are normal, not errors. */
+const CLIENT_GONE = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'EPIPE', 'ECONNRESET', 'ECONNABORTED']);
+
+/** Routes Koa's own error events (raised outside the middleware, e.g. while streaming) to the log. */
+export function logAppErrors(app: Koa, log: Log): void {
+  app.silent = true;
+  app.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code && CLIENT_GONE.has(err.code)) return;
+    log.warn('HTTP error outside a request', { error: err.message });
+  });
+}
+
 /** Observes each request's duration, labelled by route (never by raw path, to bound cardinality). */
 export function timingMiddleware(
   histogram: Histogram<'route' | 'method' | 'status'>,

@@ -4,7 +4,7 @@
 import Router from '@koa/router';
 import Koa from 'koa';
 import { Gauge, Histogram, type Registry } from 'prom-client';
-import { errorMiddleware, sendJson, timingMiddleware } from '../proto/http.ts';
+import { errorMiddleware, logAppErrors, sendJson, timingMiddleware } from '../proto/http.ts';
 import type { Log } from '../proto/log.ts';
 import {
   checkHost,
@@ -185,6 +185,7 @@ export function createReceiverApp(deps: ReceiverDeps): Koa {
   app.use(timingMiddleware(durations));
   app.use(router.routes());
   app.use(router.allowedMethods({ throw: true }));
+  logAppErrors(app, log);
   return app;
 }
 

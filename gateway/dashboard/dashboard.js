@@ -60,6 +60,16 @@ function chartWidth(el) {
   return Math.max(300, el.clientWidth);
 }
 
+/** Points with a gap on both sides: a line cannot show them, so they get a dot. */
+function isolatedPoints(u, seriesIdx) {
+  const ys = u.data[seriesIdx];
+  const out = [];
+  for (let i = 0; i < ys.length; i++) {
+    if (ys[i] !== null && ys[i - 1] == null && ys[i + 1] == null) out.push(i);
+  }
+  return out;
+}
+
 function makeChart(el, series) {
   return new uPlot(
     {
@@ -77,17 +87,29 @@ function makeChart(el, series) {
 }
 
 const rawChart = makeChart($('raw-chart'), [
-  { label: 'value', stroke: '#2f6fdf', width: 1.5, spanGaps: false, points: { show: false } },
+  {
+    label: 'value',
+    stroke: '#2f6fdf',
+    width: 1.5,
+    spanGaps: false,
+    points: { show: true, size: 5, filter: isolatedPoints },
+  },
 ]);
 const avgChart = makeChart($('avg-chart'), [
-  { label: 'average', stroke: '#1f8a4c', width: 2, spanGaps: false, points: { show: false } },
+  {
+    label: 'average',
+    stroke: '#1f8a4c',
+    width: 2,
+    spanGaps: false,
+    points: { show: true, size: 5, filter: isolatedPoints },
+  },
   {
     label: 'min',
     stroke: '#9bb8a5',
     width: 1,
     dash: [4, 4],
     spanGaps: false,
-    points: { show: false },
+    points: { show: true, size: 5, filter: isolatedPoints },
   },
   {
     label: 'max',
@@ -95,7 +117,7 @@ const avgChart = makeChart($('avg-chart'), [
     width: 1,
     dash: [4, 4],
     spanGaps: false,
-    points: { show: false },
+    points: { show: true, size: 5, filter: isolatedPoints },
   },
 ]);
 

@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 import { METRICS_PER_BODY, QUERY_TOPICS, sampleBodies } from './bodies.ts';
 import { compareWithCeiling, type Side } from './compare.ts';
 import { type DeliveryFigures, measureDelivery } from './grpc-latency.ts';
+import { measureHistory } from './history-queries.ts';
 import { type LoadClient, LoadGenerator } from './load.ts';
 import { type BenchOptions, type BenchPlan, parseOptions, planFor } from './options.ts';
 import { CpuMeter } from './proc-stat.ts';
@@ -113,6 +114,14 @@ async function run(options: BenchOptions, plan: BenchPlan, processes: Processes)
       );
     }
 
+    step('history: seeding 30 days at 1/min and 24 h at 1/5 s through the batch endpoint');
+    const history = await measureHistory(
+      loadstar.receiverUrl,
+      loadstar.gatewayUrl,
+      plan.historyRequests,
+      plan.historyMaxMs,
+    );
+
     const producers: ProducerFigures[] = [];
     for (const interval of plan.producerIntervals) {
       step(
@@ -139,6 +148,7 @@ async function run(options: BenchOptions, plan: BenchPlan, processes: Processes)
       ingest,
       query,
       delivery,
+      history: history.figures,
       producers,
     };
     process.stdout.write(`\n${renderTableOf(results)}\n\n${renderNotes(results)}\n`);

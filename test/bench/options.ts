@@ -29,6 +29,9 @@ export interface BenchPlan {
   producerIntervals: number[];
   producerWarmupMs: number;
   producerWindowMs: number;
+  /** Requests per kind of history query, and the time they may take in all. */
+  historyRequests: number;
+  historyMaxMs: number;
 }
 
 const USAGE = 'usage: npm run bench [-- --quick]';
@@ -59,5 +62,7 @@ export function planFor(options: BenchOptions): BenchPlan {
     producerIntervals: [1, 5],
     producerWarmupMs: quick ? 3_000 : 5_000,
     producerWindowMs: quick ? 10_000 : 30_000,
+    historyRequests: quick ? 10 : 50,
+    historyMaxMs: quick ? 20_000 : 60_000,
   };
 }

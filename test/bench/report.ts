@@ -2,6 +2,7 @@
 // where the time goes, backed by the CPU each process spent in the same rounds.
 import type { Comparison, SideFigures } from './compare.ts';
 import type { DeliveryFigures } from './grpc-latency.ts';
+import type { HistoryFigures } from './history-queries.ts';
 import type { ProducerFigures } from './producer-footprint.ts';
 import { count, mb, ms, percent, ratio, renderTable } from './table.ts';
 
@@ -18,6 +19,7 @@ export interface BenchResults {
   ingest: Comparison;
   query: Comparison;
   delivery: DeliveryFigures[];
+  history: HistoryFigures[];
   producers: ProducerFigures[];
 }
 
@@ -67,6 +69,15 @@ export function renderTableOf(r: BenchResults): string {
       ]
         .filter(Boolean)
         .join(', '),
+    ]);
+  }
+  for (const h of r.history) {
+    rows.push([
+      `history ${h.name} (${count(h.points)} points): p50 / p99`,
+      `${ms(h.p50Ms)} / ${ms(h.p99Ms)} ms`,
+      '',
+      '',
+      '',
     ]);
   }
   for (const p of r.producers) {

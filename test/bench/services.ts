@@ -32,6 +32,8 @@ export async function startLoadstar(
     CONSUMER_URL: `http://127.0.0.1:${consumerPort}/`,
     WEB_SERVER_URL: `http://127.0.0.1:${gatewayPort}/`,
     GRPC_URL: `127.0.0.1:${grpcPort}`,
+    // The history phase seeds 30 days of samples: the pipeline must accept samples that old.
+    SAMPLE_MAX_AGE: '31d',
   };
   // The receiver first: it creates the samples stream the others then find.
   const receiver = processes.startNode('receiver', 'receiver/main.ts', settings);

@@ -1,0 +1,149 @@
+// The dashboard in a real headless Chromium: it loads without console errors,
+// draws both charts with a visible break where no data arrived, shows a pause
+// in the status, and takes new points live. Saves docs/dashboard.png.
+import { mkdirSync } from 'node:fs';
+import { expect } from 'chai';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import type { RunningGateway } from '../../gateway/service.ts';
+import type { RunningReceiver } from '../../receiver/service.ts';
+import type { RunningStore } from '../../receiver/store/service.ts';
+import { eventually } from '../harness/eventually.ts';
+import { gatewayOn, postSample, receiverOn, storeOn } from '../harness/pipeline.ts';
+import { REPO } from '../harness/processes.ts';
+import { removeDir, type ServerProcess, startNats, startRedis } from '../harness/servers.ts';
+
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+];
+
+type ChartData = (number | null)[][];
+
+describe('dashboard in Chromium', function () {
+  this.timeout(60_000);
+  let nats: ServerProcess;
+  let redis: ServerProcess;
+  let receiver: RunningReceiver;
+  let store: RunningStore;
+  let gateway: RunningGateway;
+  let browser: Browser;
+  let page: Page;
+  const problems: string[] = [];
+  const host = 'web-01';
+
+  const post = (time: number, cpu: number) =>
+    postSample(
+      receiver.url,
+      { cpu, mem: 40 + (cpu % 7), 'load.1': cpu / 50 },
+      {
+        'Loadstar-Host': host,
+        'Loadstar-Time': String(time),
+        'Loadstar-Interval': '5',
+      },
+    );
+
+  before(async () => {
+    [nats, redis] = await Promise.all([startNats(), startRedis()]);
+    const env = { NATS_URL: nats.url, REDIS_URL: redis.url };
+    [receiver, store, gateway] = await Promise.all([receiverOn(env), storeOn(env), gatewayOn(env)]);
+    // 50 minutes of samples every 5 s, with nothing from 30 to 20 minutes ago (the agent was stopped).
+    const now = Date.now();
+    const start = now - 50 * 60_000;
+    const posts: Promise<unknown>[] = [];
+    for (let t = start; t < now - 5_000; t += 5_000) {
+      const minutesAgo = (now - t) / 60_000;
+      if (minutesAgo < 30 && minutesAgo > 20) continue;
+      const wave = 35 + 25 * Math.sin(t / 400_000) + 10 * Math.sin(t / 37_000);
+      posts.push(post(t, Math.round(wave * 10) / 10));
+    }
+    await Promise.all(posts);
+    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    page = await browser.newPage({ viewport: { width: 1280, height: 1100 } });
+    page.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`);
+    });
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    await page.goto(gateway.url.href);
+  });
+  after(async () => {
+    await browser?.close();
+    await Promise.all([receiver.stop(), store.stop(), gateway.stop()]);
+    for (const s of [nats, redis]) {
+      await s.stop();
+      removeDir(s.dir);
+    }
+  });
+
+  const chartData = (which: 'rawData' | 'avgData') =>
+    page.evaluate(
+      (name) =>
+        (globalThis as unknown as Record<string, Record<string, () => ChartData>>).loadstar![
+          name
+        ]!(),
+      which,
+    );
+
+  it('loads with no console errors and draws both charts, with a break where no data arrived', async () => {
+    await eventually(async () =>
+      expect((await chartData('rawData'))[0]!.length).to.be.greaterThan(100),
+    );
+    await eventually(async () =>
+      expect((await chartData('avgData'))[1]!.some((v) => v !== null)).to.equal(true),
+    );
+    const raw = await chartData('rawData');
+    const avg = await chartData('avgData');
+    // The ten silent minutes: one null in the raw series, ten null minutes in the averages.
+    expect(raw[1]!.filter((v) => v === null)).to.have.length.at.least(1);
+    // The null inside the series (not the one marking the empty start of the range) spans the silence.
+    const inner = raw[1]!.findIndex((v, i) => v === null && i > 0 && i < raw[1]!.length - 1);
+    expect(raw[0]![inner + 1]! - raw[0]![inner - 1]!).to.be.greaterThan(9 * 60);
+    expect(avg[1]!.filter((v) => v === null).length).to.be.at.least(9);
+    expect(await page.locator('#raw-chart canvas').count()).to.equal(1);
+    expect(await page.locator('#avg-chart canvas').count()).to.equal(1);
+    expect(await page.locator('#host').inputValue()).to.equal(host);
+    expect(await page.locator('#metric').inputValue()).to.equal('cpu');
+    expect(problems).to.deep.equal([]);
+  });
+
+  it('shows each host’s state, and a pause in the status', async () => {
+    const row = page.locator(`#hosts tr[data-host="${host}"]`);
+    await eventually(async () => expect(await row.textContent()).to.include('recording'));
+    await page.click('#pause-host');
+    await eventually(async () =>
+      expect(await page.locator('#recording-host').textContent()).to.equal('paused'),
+    );
+    await eventually(async () => expect(await row.textContent()).to.include('paused'));
+    await page.click('#resume-host');
+    await eventually(async () =>
+      expect(await page.locator('#recording-host').textContent()).to.equal('recording'),
+    );
+    expect(problems).to.deep.equal([]);
+  });
+
+  it('draws new points live, without a reload', async () => {
+    await eventually(async () =>
+      expect(await page.locator('#live').textContent()).to.equal('live'),
+    );
+    const value = 88.8;
+    const time = Date.now();
+    await post(time, value);
+    await eventually(async () => {
+      const raw = await chartData('rawData');
+      expect(raw[0]!.at(-1)).to.equal(time / 1000);
+      expect(raw[1]!.at(-1)).to.equal(value);
+    });
+    // The 1-minute chart catches up on its next refresh; wait for it so the picture shows both.
+    await eventually(
+      async () => expect((await chartData('avgData'))[1]!.at(-1)).to.not.equal(null),
+      {
+        timeoutMs: 20_000,
+        intervalMs: 500,
+      },
+    );
+    mkdirSync(`${REPO}docs`, { recursive: true });
+    await page.screenshot({ path: `${REPO}docs/dashboard.png`, fullPage: true });
+    expect(problems).to.deep.equal([]);
+  });
+});
