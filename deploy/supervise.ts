@@ -15,6 +15,7 @@ import { readProducerConfig } from '../producer/config.ts';
 import { type Env, loadEnv } from '../proto/config.ts';
 import { createLog } from '../proto/log.ts';
 import { readReceiverConfig } from '../receiver/config.ts';
+import { readRulesConfig } from '../receiver/rules/config.ts';
 import { readStoreConfig } from '../receiver/store/config.ts';
 
 const log = createLog('supervisor');
@@ -233,6 +234,7 @@ const services: Service[] = [
   { name: 'receiver', file: 'receiver/main.ts', restarts: 0, startedAt: 0, stopping: false },
   { name: 'consumer', file: 'receiver/store/main.ts', restarts: 0, startedAt: 0, stopping: false },
   { name: 'gateway', file: 'gateway/main.ts', restarts: 0, startedAt: 0, stopping: false },
+  { name: 'rules', file: 'receiver/rules/main.ts', restarts: 0, startedAt: 0, stopping: false },
   { name: 'producer', file: 'producer/main.ts', restarts: 0, startedAt: 0, stopping: false },
 ];
 
@@ -313,6 +315,7 @@ async function main(): Promise<void> {
   readReceiverConfig(env);
   readStoreConfig(env);
   readGatewayConfig(env);
+  readRulesConfig(env);
   readProducerConfig(env);
   let stopRequested = false;
   const onSignal = (signal: NodeJS.Signals) => {

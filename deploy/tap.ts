@@ -1,8 +1,9 @@
 // `npm run tap -- [subject]`: prints live NATS traffic, one readable line per
-// message: time, host, metrics for samples; subject and body for anything else.
+// message: samples and incidents readably; subject and body for anything else.
 // It only listens (a core subscription), so it never slows the pipeline.
 import { connect } from 'nats';
 import { loadEnv, readConfig } from '../proto/config.ts';
+import type { IncidentEvent } from '../proto/incident.ts';
 import { natsConnectionOptions, readNatsSettings } from '../proto/nats.ts';
 import { decodeSample, type Sample } from '../proto/sample.ts';
 
@@ -16,7 +17,24 @@ export function formatSample(sample: Sample): string {
   return `${new Date(sample.time).toISOString()} ${sample.host} ${metrics}`;
 }
 
+/** An incident's transition as one line: what, where, how bad. */
+export function formatIncident(text: string): string | null {
+  try {
+    const { transition, incident: i } = JSON.parse(text) as IncidentEvent;
+    const at = new Date(
+      transition === 'opened' ? i.opened_at_ms : (i.resolved_at_ms ?? i.opened_at_ms),
+    ).toISOString();
+    return `${at} ${i.host} INCIDENT ${transition} ${i.severity} ${i.rule}: ${i.aggregate}(${i.metric}) over ${i.window} ${i.op} ${i.threshold} (avg ${Number(i.avg.toPrecision(6))}, max ${i.max}, id ${i.id})`;
+  } catch {
+    return null;
+  }
+}
+
 export function formatMessage(subject: string, text: string): string {
+  if (subject.startsWith('incidents.')) {
+    const line = formatIncident(text);
+    if (line) return line;
+  }
   if (subject.startsWith('metrics.samples.')) {
     try {
       return formatSample(decodeSample(text));
@@ -27,20 +45,24 @@ export function formatMessage(subject: string, text: string): string {
   return `${subject} ${text}`;
 }
 
-const subject = process.argv[2] ?? 'metrics.>';
+// By default the pipeline's own traffic: samples and incidents.
+const subjects = process.argv.length > 2 ? process.argv.slice(2) : ['metrics.>', 'incidents.>'];
 const nats = readConfig('tap', readNatsSettings, loadEnv());
 const nc = await connect({
   ...natsConnectionOptions(nats, 'loadstar-tap'),
   waitOnFirstConnect: false,
   maxReconnectAttempts: -1,
 });
-process.stderr.write(`tap: listening on '${subject}' at ${nc.getServer()} (Ctrl-C to stop)\n`);
-const sub = nc.subscribe(subject);
+process.stderr.write(
+  `tap: listening on ${subjects.map((s) => `'${s}'`).join(', ')} at ${nc.getServer()} (Ctrl-C to stop)\n`,
+);
+for (const subject of subjects) {
+  nc.subscribe(subject, {
+    callback: (_err, msg) => process.stdout.write(`${formatMessage(msg.subject, msg.string())}\n`),
+  });
+}
 const stop = () => {
   void nc.drain().then(() => process.exit(0));
 };
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);
-for await (const msg of sub) {
-  process.stdout.write(`${formatMessage(msg.subject, msg.string())}\n`);
-}

@@ -1,5 +1,6 @@
 // The gateway's settings, read once at start (see .env.example).
-import { type Env, readConfig } from '../proto/config.ts';
+import { type Env, readConfig, SHARED_DEFAULTS } from '../proto/config.ts';
+import { readIncidentRetention } from '../proto/incident.ts';
 import { type NatsSettings, readNatsSettings } from '../proto/nats.ts';
 import { type RedisSettings, readRedisSettings } from '../proto/redis.ts';
 import { type Retention, readRetention } from '../proto/retention.ts';
@@ -23,16 +24,20 @@ export interface GatewayConfig {
   };
   /** Needed (as a bearer token) by the endpoints that change state, when set (API_TOKEN). */
   apiToken?: string;
+  /** How long the incidents stream keeps incidents (INCIDENT_RETENTION). */
+  incidentRetentionMs: number;
+  /** Where the receivers listen (RECEIVER_URL), for the API document's servers. */
+  receiverUrls: URL[];
 }
 
 export function readGatewayConfig(env?: Env): GatewayConfig {
   return readConfig(
     'gateway',
     (s) => {
-      const url = s.url('WEB_SERVER_URL', 'http://localhost:8080/', ['http:']);
+      const url = s.url('WEB_SERVER_URL', SHARED_DEFAULTS.WEB_SERVER_URL, ['http:']);
       if (!url.pathname.endsWith('/')) url.pathname += '/';
       const maxTopics = s.number('MAX_TOPICS', 1000, { min: 1, integer: true });
-      const grpc = s.hostPort('GRPC_URL', '127.0.0.1:50051');
+      const grpc = s.hostPort('GRPC_URL', SHARED_DEFAULTS.GRPC_URL);
       const retention = readRetention(s);
       return {
         url,
@@ -45,7 +50,10 @@ export function readGatewayConfig(env?: Env): GatewayConfig {
         redis: readRedisSettings(s),
         staleness: {
           factor: s.number('STALE_FACTOR', 3, { min: 1 }),
-          defaultIntervalSeconds: s.number('INTERVAL', 5, { min: 0.05, max: 86_400 }),
+          defaultIntervalSeconds: s.number('INTERVAL', SHARED_DEFAULTS.INTERVAL, {
+            min: 0.05,
+            max: 86_400,
+          }),
         },
         maxTopics,
         retention,
@@ -55,6 +63,8 @@ export function readGatewayConfig(env?: Env): GatewayConfig {
           maxMinuteMs: retention.minuteRetentionMs + 86_400_000,
         },
         apiToken: s.optionalString('API_TOKEN'),
+        incidentRetentionMs: readIncidentRetention(s),
+        receiverUrls: s.urls('RECEIVER_URL', SHARED_DEFAULTS.RECEIVER_URL, ['http:']),
       };
     },
     env,

@@ -2,15 +2,24 @@
 // Each subscriber has a bounded queue; one that cannot keep up is ended with
 // RESOURCE_EXHAUSTED instead of growing memory or slowing anyone else down.
 import * as grpc from '@grpc/grpc-js';
+import { DeliverPolicy } from 'nats';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import {
+  type IncidentEventMessage,
   type LatestReply,
   type LatestRequest,
   loadLoadstarService,
   type SampleEvent,
   type SubscribeRequest,
+  type WatchIncidentsRequest,
 } from '../proto/grpc.ts';
 import { UnavailableError } from '../proto/http.ts';
+import {
+  INCIDENTS_STREAM,
+  INCIDENTS_SUBJECTS,
+  type IncidentEvent,
+  incidentSubject,
+} from '../proto/incident.ts';
 import type { Log } from '../proto/log.ts';
 import type { NatsLink } from '../proto/nats.ts';
 import { checkHost, InputError } from '../proto/sample.ts';
@@ -300,9 +309,80 @@ export function createGrpcServer(settings: GrpcSettings, deps: GrpcDeps): grpc.S
           stopListening = feed.listen(offer);
         }
       },
+
+      WatchIncidents(call: grpc.ServerWritableStream<WatchIncidentsRequest, IncidentEventMessage>) {
+        let hosts: string[];
+        try {
+          hosts = call.request.hosts.map((h) => checkHost(h, 'hosts entry'));
+        } catch (err) {
+          call.emit('error', statusOf(err));
+          return;
+        }
+        const abort = new AbortController();
+        call.on('cancelled', () => abort.abort());
+        call.on('close', () => abort.abort());
+        watchIncidents(nats, hosts, Number(call.request.from_seq), abort.signal, async (event) => {
+          // Incidents are few: a slow watcher simply waits for its connection to drain.
+          if (!call.write(event)) await new Promise((resolve) => call.once('drain', resolve));
+        }).then(
+          () => call.end(),
+          (err: Error) => {
+            if (abort.signal.aborted) return;
+            log.warn('incident watch failed', { error: err.message });
+            call.emit('error', {
+              code: grpc.status.UNAVAILABLE,
+              details: 'the incidents stream is not reachable; resume later',
+            });
+          },
+        );
+      },
     },
   );
   return server;
+}
+
+/** Incident events from the incidents stream (from now, or from a position), until the signal aborts. */
+async function watchIncidents(
+  nats: NatsLink,
+  hosts: string[],
+  fromSeq: number,
+  signal: AbortSignal,
+  send: (event: IncidentEventMessage) => Promise<void>,
+): Promise<void> {
+  const consumer = await nats.js.consumers.get(INCIDENTS_STREAM, {
+    filterSubjects: hosts.length === 1 ? incidentSubject(hosts[0]!) : INCIDENTS_SUBJECTS,
+    ...(fromSeq > 0
+      ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: fromSeq }
+      : // From the call (less a margin for clock skew): nothing published after it is missed.
+        {
+          deliver_policy: DeliverPolicy.StartTime,
+          opt_start_time: new Date(Date.now() - 250).toISOString(),
+        }),
+  });
+  const messages = await consumer.consume({ max_messages: 64, expires: 5_000 });
+  signal.addEventListener('abort', () => void messages.close(), { once: true });
+  if (signal.aborted) await messages.close();
+  for await (const msg of messages) {
+    let event: IncidentEvent;
+    try {
+      event = JSON.parse(msg.string()) as IncidentEvent;
+    } catch {
+      continue;
+    }
+    if (hosts.length > 0 && !hosts.includes(event.incident.host)) continue;
+    const i = event.incident;
+    await send({
+      seq: String(msg.seq),
+      transition: event.transition,
+      incident: {
+        ...i,
+        opened_at_ms: String(i.opened_at_ms),
+        resolved_at_ms: String(i.resolved_at_ms ?? 0),
+        samples: String(i.samples),
+        trigger: i.trigger.map(([time, value]) => ({ time_ms: String(time), value })),
+      },
+    });
+  }
 }
 
 export function bindGrpc(server: grpc.Server, host: string, port: number): Promise<number> {

@@ -2,10 +2,10 @@
 // on the server from the stored aggregates (count, sum, min, max), so a 30-day
 // query never reads raw samples. Gaps are explicit `null` points.
 import { renderFloat } from '../proto/float.ts';
-import { UnavailableError } from '../proto/http.ts';
 import { dayOf, keys, MINUTE_MS } from '../proto/keys.ts';
 import type { RedisClient } from '../proto/redis.ts';
 import { InputError, parseTime } from '../proto/sample.ts';
+import { unavailable } from './read.ts';
 
 export type Step = 'raw' | '1m';
 
@@ -63,10 +63,6 @@ export function parseRange(
     );
   }
   return { from, to, step };
-}
-
-function unavailable(err: unknown): never {
-  throw new UnavailableError(`Redis is not answering (${(err as Error).message}); retry later`);
 }
 
 export async function readRaw(

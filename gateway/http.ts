@@ -7,10 +7,12 @@ import Router from '@koa/router';
 import Koa from 'koa';
 import { Histogram, type Registry } from 'prom-client';
 import { errorMiddleware, logAppErrors, sendJson, timingMiddleware } from '../proto/http.ts';
+import { openapiRoutes } from './openapi/routes.ts';
 import type { GatewayRoutes } from './routes/context.ts';
 import { dashboardRoutes } from './routes/dashboard.ts';
 import { historyRoutes } from './routes/history.ts';
 import { hostRoutes } from './routes/hosts.ts';
+import { incidentRoutes } from './routes/incidents.ts';
 import { recordingRoutes } from './routes/recording.ts';
 import { valueRoutes } from './routes/values.ts';
 
@@ -33,8 +35,17 @@ export function createGatewayApp(deps: GatewayHttpDeps): Koa {
     registers: [deps.registry],
   });
 
-  for (const group of [valueRoutes, hostRoutes, historyRoutes, recordingRoutes, dashboardRoutes])
+  for (const group of [
+    valueRoutes,
+    hostRoutes,
+    historyRoutes,
+    recordingRoutes,
+    incidentRoutes,
+    dashboardRoutes,
+    openapiRoutes,
+  ]) {
     group(router, deps);
+  }
 
   router.get(`${base}healthz`, (ctx) => sendJson(ctx, 200, { status: 'ok' }));
   router.get(`${base}readyz`, (ctx) => {

@@ -77,7 +77,8 @@ export function parseHostParam(raw: string | string[] | undefined): string | und
   return checkHost(raw, "query parameter 'host'");
 }
 
-function unavailable(err: unknown): never {
+/** A Redis failure as the 503 it is for the client. */
+export function unavailable(err: unknown): never {
   throw new UnavailableError(`Redis is not answering (${(err as Error).message}); retry later`);
 }
 

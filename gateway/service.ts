@@ -3,7 +3,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import { type Listener, listenHttp } from '../proto/http.ts';
 import type { Log } from '../proto/log.ts';
-import { connectNats, ensureSamplesStream } from '../proto/nats.ts';
+import { connectNats, ensureIncidentsStream, ensureSamplesStream } from '../proto/nats.ts';
 import { RecordingStore } from '../proto/recording.ts';
 import { connectRedis, isRedisReady } from '../proto/redis.ts';
 import { createRegistry, publishStats, scrapePipeline } from '../proto/stats.ts';
@@ -11,6 +11,7 @@ import type { GatewayConfig } from './config.ts';
 import { LiveFeed } from './feed.ts';
 import { bindGrpc, createGrpcServer } from './grpc.ts';
 import { createGatewayApp } from './http.ts';
+import { IncidentReader } from './incidents.ts';
 import { ReadModel } from './read.ts';
 import { RecordingControl } from './recording.ts';
 
@@ -25,6 +26,7 @@ export interface RunningGateway {
 export async function startGateway(config: GatewayConfig, log: Log): Promise<RunningGateway> {
   const nats = await connectNats(config.nats, 'loadstar-gateway', log);
   await ensureSamplesStream(nats.jsm, config.nats, log);
+  await ensureIncidentsStream(nats.jsm, config.nats, config.incidentRetentionMs, log);
   const redis = await connectRedis(config.redis, 'loadstar-gateway', log);
   const registry = createRegistry('gateway');
   const read = new ReadModel(redis);
@@ -45,11 +47,13 @@ export async function startGateway(config: GatewayConfig, log: Log): Promise<Run
     read,
     feed,
     recording,
+    incidents: new IncidentReader(redis),
     staleness: config.staleness,
     retention: config.retention,
     history: config.history,
     maxTopics: config.maxTopics,
     apiToken: config.apiToken,
+    receiverUrls: config.receiverUrls,
     registry,
     scrape: () => scrapePipeline(registry, redis, statsField),
     readiness,

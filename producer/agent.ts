@@ -1,11 +1,13 @@
-// The agent assembled: sources -> (every INTERVAL) one sample per host -> disk
-// spool -> sender. main.ts wires it to the process; tests build the same.
+// The agent assembled: sources (this machine, remote ones on their own
+// intervals) -> (every INTERVAL) one sample per host -> disk spool -> sender.
+// main.ts wires it to the process; tests build the same.
 import type { Log } from '../proto/log.ts';
 import { SampleIds } from '../proto/sample.ts';
-import { collectSamples } from './collect.ts';
+import { Collector, pollInterval } from './collect.ts';
 import type { ProducerConfig } from './config.ts';
 import { runOnSchedule, type Schedule } from './schedule.ts';
 import { Sender } from './sender.ts';
+import { createRemoteSource } from './sources/file.ts';
 import { NvidiaSource } from './sources/nvidia.ts';
 import type { Source } from './sources/source.ts';
 import { SystemSource } from './sources/system.ts';
@@ -15,6 +17,8 @@ export interface RunningAgent {
   spool: Spool;
   sender: Sender;
   schedule: Schedule;
+  /** Failed polls per source name since start (down, slow, garbage, a bad host). */
+  sourceFailures(): Record<string, number>;
   /** Stops collecting, gives the sender `flushMs` to deliver what waits, and closes. */
   stop(flushMs?: number): Promise<void>;
 }
@@ -24,6 +28,15 @@ export async function localSources(config: ProducerConfig, log: Log): Promise<So
   const gpu = await NvidiaSource.detect(config.host, log, config.nvidiaSmi);
   if (gpu) sources.push(gpu);
   return sources;
+}
+
+/** Every source the configuration asks for: this machine's (unless LOCAL_SOURCE=false), then the file's. */
+export async function configuredSources(config: ProducerConfig, log: Log): Promise<Source[]> {
+  const local = config.localSource ? await localSources(config, log) : [];
+  const remote = config.sources.map((settings) =>
+    createRemoteSource(settings, log.child('source')),
+  );
+  return [...local, ...remote];
 }
 
 export async function startAgent(
@@ -44,23 +57,24 @@ export async function startAgent(
     log.child('sender'),
   );
   sender.start();
-  const ids = new SampleIds();
+  const collector = new Collector(
+    sources,
+    { intervalSeconds: config.intervalSeconds, timeoutMs: config.sourceTimeoutMs },
+    new SampleIds(),
+    log,
+  );
   const intervalMs = Math.round(config.intervalSeconds * 1000);
+  // Answers are waited for until shortly before the next tick; later ones go
+  // into the next sample, so a slow source never makes the schedule skip ticks.
+  const waitMs = Math.round(intervalMs * 0.8);
   let lastTime = 0;
   const schedule = runOnSchedule(
     intervalMs,
-    async () => {
+    async (tick) => {
       // The sample's own time: when its collection began, strictly increasing per run.
       const time = Math.max(Date.now(), lastTime + 1);
       lastTime = time;
-      const samples = await collectSamples(
-        sources,
-        config.sourceTimeoutMs,
-        time,
-        config.intervalSeconds,
-        ids,
-        log,
-      );
+      const samples = await collector.collect(tick, time, tick + waitMs);
       await spool.append(samples);
       sender.wake();
     },
@@ -73,12 +87,22 @@ export async function startAgent(
     receiver: config.receivers.map((u) => u.href).join(','),
     spool: config.spool.dir,
   });
+  for (const source of sources) {
+    if (source.intervalSeconds === undefined && source.timeoutMs === undefined) continue;
+    log.info('polling source', {
+      source: source.name,
+      every_s: pollInterval(source, config.intervalSeconds),
+      timeout_s: (source.timeoutMs ?? config.sourceTimeoutMs) / 1000,
+    });
+  }
   return {
     spool,
     sender,
     schedule,
+    sourceFailures: () => collector.failures.snapshot(),
     async stop(flushMs = 3_000) {
       await schedule.stop();
+      collector.stop();
       const empty = await sender.flush(flushMs);
       await sender.stop();
       for (const source of sources) source.close?.();

@@ -1,7 +1,8 @@
 // The producer's settings, read once at start (see .env.example).
 import { hostname } from 'node:os';
-import { type Env, readConfig } from '../proto/config.ts';
+import { ConfigError, type Env, readConfig, SHARED_DEFAULTS } from '../proto/config.ts';
 import { HOST_NAME } from '../proto/sample.ts';
+import { type RemoteSourceSettings, readSourcesFile } from './sources/file.ts';
 
 export interface ProducerConfig {
   /** Where samples are posted; several (comma separated) are tried in turn (RECEIVER_URL). */
@@ -17,6 +18,10 @@ export interface ProducerConfig {
   sourceTimeoutMs: number;
   /** Path of nvidia-smi (NVIDIA_SMI); found on PATH by default. */
   nvidiaSmi: string;
+  /** Collect this machine (LOCAL_SOURCE); off for an agent used only to poll remote sources. */
+  localSource: boolean;
+  /** Remote sources from the file at SOURCES_FILE, checked; empty without one. */
+  sources: RemoteSourceSettings[];
   token?: string;
 }
 
@@ -33,9 +38,28 @@ export function readProducerConfig(env?: Env): ProducerConfig {
   return readConfig(
     'producer',
     (s) => {
-      const intervalSeconds = s.number('INTERVAL', 5, { min: 0.05, max: 86_400 });
+      const intervalSeconds = s.number('INTERVAL', SHARED_DEFAULTS.INTERVAL, {
+        min: 0.05,
+        max: 86_400,
+      });
+      const sourceTimeoutMs = s.duration(
+        'SOURCE_TIMEOUT',
+        `${Math.min(10, Math.max(0.5, intervalSeconds))}s`,
+        { min: 10 },
+      );
+      const sourcesFile = s.optionalString('SOURCES_FILE');
+      const sources = sourcesFile
+        ? readSourcesFile(sourcesFile, { intervalSeconds, timeoutMs: sourceTimeoutMs, env: s.env })
+        : [];
+      const localSource = s.boolean('LOCAL_SOURCE', true);
+      if (!localSource && sources.length === 0) {
+        throw new ConfigError(
+          'LOCAL_SOURCE',
+          'is false and SOURCES_FILE names no source: the agent would collect nothing',
+        );
+      }
       return {
-        receivers: s.urls('RECEIVER_URL', 'http://localhost:8090/data', ['http:', 'https:']),
+        receivers: s.urls('RECEIVER_URL', SHARED_DEFAULTS.RECEIVER_URL, ['http:', 'https:']),
         intervalSeconds,
         host: s.string('HOST', defaultHost(), HOST_NAME),
         spool: {
@@ -44,12 +68,10 @@ export function readProducerConfig(env?: Env): ProducerConfig {
         },
         batchSize: s.number('BATCH_SIZE', 500, { min: 1, max: 10_000, integer: true }),
         drainRate: s.number('DRAIN_RATE', 5000, { min: 1 }),
-        sourceTimeoutMs: s.duration(
-          'SOURCE_TIMEOUT',
-          `${Math.min(10, Math.max(0.5, intervalSeconds))}s`,
-          { min: 10 },
-        ),
+        sourceTimeoutMs,
         nvidiaSmi: s.string('NVIDIA_SMI', 'nvidia-smi'),
+        localSource,
+        sources,
         token: s.optionalString('INGEST_TOKEN'),
       };
     },

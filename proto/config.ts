@@ -6,6 +6,16 @@ import { parseEnv } from 'node:util';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
+/** The defaults of the settings several services read (DESIGN.md's table). */
+export const SHARED_DEFAULTS = {
+  RECEIVER_URL: 'http://localhost:8090/data',
+  WEB_SERVER_URL: 'http://localhost:8080/',
+  GRPC_URL: '127.0.0.1:50051',
+  NATS_URL: 'nats://127.0.0.1:4222',
+  REDIS_URL: 'redis://127.0.0.1:6379',
+  INTERVAL: 5,
+} as const;
+
 export class ConfigError extends Error {
   constructor(
     readonly setting: string,

@@ -45,6 +45,36 @@ export interface SampleEvent {
   metrics: Record<string, number>;
 }
 
+export interface WatchIncidentsRequest {
+  hosts: string[];
+  from_seq: string | number;
+}
+export interface IncidentMessage {
+  id: string;
+  rule: string;
+  host: string;
+  metric: string;
+  severity: string;
+  state: string;
+  opened_at_ms: string | number;
+  resolved_at_ms: string | number;
+  aggregate: string;
+  op: string;
+  threshold: number;
+  resolve_threshold: number;
+  window: string;
+  min: number;
+  avg: number;
+  max: number;
+  samples: string | number;
+  trigger: { time_ms: string | number; value: number }[];
+}
+export interface IncidentEventMessage {
+  seq: string | number;
+  transition: string;
+  incident: IncidentMessage;
+}
+
 export function loadLoadstarService(): grpc.ServiceDefinition {
   const definition = protoLoader.loadSync(PROTO_PATH, LOADER_OPTIONS);
   const pkg = grpc.loadPackageDefinition(definition) as unknown as {
@@ -63,6 +93,10 @@ export type LoadstarClient = grpc.Client & {
     options: Partial<grpc.CallOptions>,
     callback: (err: grpc.ServiceError | null, reply: LatestReply) => void,
   ): grpc.ClientUnaryCall;
+  WatchIncidents(
+    request: Partial<WatchIncidentsRequest>,
+    options?: Partial<grpc.CallOptions>,
+  ): grpc.ClientReadableStream<IncidentEventMessage>;
   Subscribe(
     request: Partial<SubscribeRequest>,
     options?: Partial<grpc.CallOptions>,

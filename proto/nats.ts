@@ -15,7 +15,8 @@ import {
   StorageType,
   type StreamConfig,
 } from 'nats';
-import type { Settings } from './config.ts';
+import { type Settings, SHARED_DEFAULTS } from './config.ts';
+import { INCIDENTS_STREAM, INCIDENTS_SUBJECTS } from './incident.ts';
 import type { Log } from './log.ts';
 import { SAMPLES_STREAM, SAMPLES_SUBJECTS } from './subjects.ts';
 
@@ -36,7 +37,7 @@ export interface NatsSettings {
 
 export function readNatsSettings(settings: Settings): NatsSettings {
   return {
-    servers: settings.urls('NATS_URL', 'nats://127.0.0.1:4222', ['nats:', 'tls:']),
+    servers: settings.urls('NATS_URL', SHARED_DEFAULTS.NATS_URL, ['nats:', 'tls:']),
     credsFile: settings.optionalString('NATS_CREDS'),
     replicas: settings.number('NATS_REPLICAS', 1, { min: 1, max: 5, integer: true }),
     streamMaxAgeMs: settings.duration('STREAM_MAX_AGE', '24h', { min: 60_000 }),
@@ -113,14 +114,19 @@ export async function connectNats(config: NatsSettings, name: string, log: Log):
   };
 }
 
-function samplesStreamConfig(config: NatsSettings): Partial<StreamConfig> {
+function streamConfig(
+  name: string,
+  subjects: string,
+  maxAgeMs: number,
+  config: NatsSettings,
+): Partial<StreamConfig> {
   return {
-    name: SAMPLES_STREAM,
-    subjects: [SAMPLES_SUBJECTS],
+    name,
+    subjects: [subjects],
     storage: StorageType.File,
     retention: RetentionPolicy.Limits,
     discard: DiscardPolicy.Old,
-    max_age: nanos(config.streamMaxAgeMs),
+    max_age: nanos(maxAgeMs),
     max_bytes: config.streamMaxBytes,
     num_replicas: config.replicas,
     // JetStream's own dedup of retried publishes (Nats-Msg-Id); the fold dedups beyond it.
@@ -129,25 +135,25 @@ function samplesStreamConfig(config: NatsSettings): Partial<StreamConfig> {
   };
 }
 
-/** Creates the samples stream, or brings its limits in line with the settings. */
-export async function ensureSamplesStream(
+/** Creates a stream, or brings its limits in line with the settings. */
+async function ensureStream(
   jsm: JetStreamManager,
-  config: NatsSettings,
+  wanted: Partial<StreamConfig>,
   log: Log,
 ): Promise<void> {
-  const wanted = samplesStreamConfig(config);
-  const existing = await jsm.streams.info(SAMPLES_STREAM).catch((err: Error) => {
+  const name = wanted.name!;
+  const existing = await jsm.streams.info(name).catch((err: Error) => {
     if (/stream not found/i.test(err.message)) return null;
     throw err;
   });
   if (!existing) {
     try {
       await jsm.streams.add(wanted);
-      log.info('created the samples stream', { stream: SAMPLES_STREAM, replicas: config.replicas });
+      log.info('created a stream', { stream: name, replicas: wanted.num_replicas });
       return;
     } catch (err) {
       // Another service created it at the same moment: then it exists now, and that is fine.
-      if (!(await jsm.streams.info(SAMPLES_STREAM).catch(() => null))) throw err;
+      if (!(await jsm.streams.info(name).catch(() => null))) throw err;
       return;
     }
   }
@@ -157,12 +163,35 @@ export async function ensureSamplesStream(
     c.max_bytes !== wanted.max_bytes ||
     c.num_replicas !== wanted.num_replicas
   ) {
-    await jsm.streams.update(SAMPLES_STREAM, {
+    await jsm.streams.update(name, {
       ...c,
       max_age: wanted.max_age!,
       max_bytes: wanted.max_bytes!,
       num_replicas: wanted.num_replicas!,
     });
-    log.info('updated the samples stream limits', { stream: SAMPLES_STREAM });
+    log.info('updated the limits of a stream', { stream: name });
   }
+}
+
+/** The samples stream: the pipeline's record of every accepted sample. */
+export function ensureSamplesStream(
+  jsm: JetStreamManager,
+  config: NatsSettings,
+  log: Log,
+): Promise<void> {
+  return ensureStream(
+    jsm,
+    streamConfig(SAMPLES_STREAM, SAMPLES_SUBJECTS, config.streamMaxAgeMs, config),
+    log,
+  );
+}
+
+/** The incidents stream: every opening and resolution, kept as long as incidents are. */
+export function ensureIncidentsStream(
+  jsm: JetStreamManager,
+  config: NatsSettings,
+  keepMs: number,
+  log: Log,
+): Promise<void> {
+  return ensureStream(jsm, streamConfig(INCIDENTS_STREAM, INCIDENTS_SUBJECTS, keepMs, config), log);
 }

@@ -2,7 +2,7 @@
 // the seed nodes of a Redis Cluster. Commands fail fast while Redis is away (the
 // caller answers 503 or retries); the connection itself reconnects forever.
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
-import type { Settings } from './config.ts';
+import { type Settings, SHARED_DEFAULTS } from './config.ts';
 import type { Log } from './log.ts';
 
 export type RedisClient = Redis | Cluster;
@@ -12,7 +12,7 @@ export interface RedisSettings {
 }
 
 export function readRedisSettings(settings: Settings): RedisSettings {
-  return { urls: settings.urls('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']) };
+  return { urls: settings.urls('REDIS_URL', SHARED_DEFAULTS.REDIS_URL, ['redis:', 'rediss:']) };
 }
 
 function nodeOptions(url: URL, name: string): RedisOptions {

@@ -1,5 +1,5 @@
 // The receiver's settings, read once at start (see .env.example for each one).
-import { type Env, readConfig } from '../proto/config.ts';
+import { type Env, readConfig, SHARED_DEFAULTS } from '../proto/config.ts';
 import { type NatsSettings, readNatsSettings } from '../proto/nats.ts';
 import { type RedisSettings, readRedisSettings } from '../proto/redis.ts';
 import { readRetention } from '../proto/retention.ts';
@@ -12,6 +12,8 @@ export interface ReceiverConfig {
   redis: RedisSettings;
   fold: FoldSettings;
   limits: IngestLimits;
+  /** Where the gateway listens (WEB_SERVER_URL), for the API document's servers. */
+  gatewayUrl: URL;
 }
 
 export interface IngestLimits {
@@ -33,10 +35,11 @@ export function readReceiverConfig(env?: Env): ReceiverConfig {
   return readConfig(
     'receiver',
     (s) => ({
-      url: s.url('RECEIVER_URL', 'http://localhost:8090/data', ['http:']),
+      url: s.url('RECEIVER_URL', SHARED_DEFAULTS.RECEIVER_URL, ['http:']),
       nats: readNatsSettings(s),
       redis: readRedisSettings(s),
       fold: readRetention(s),
+      gatewayUrl: s.url('WEB_SERVER_URL', SHARED_DEFAULTS.WEB_SERVER_URL, ['http:']),
       limits: {
         maxBodyBytes: s.size('MAX_BODY_BYTES', '256KiB', { min: 64 }),
         maxBatchBytes: s.size('MAX_BATCH_BYTES', '8MiB', { min: 1024 }),

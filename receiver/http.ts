@@ -6,6 +6,7 @@ import Koa from 'koa';
 import { Gauge, Histogram, type Registry } from 'prom-client';
 import { errorMiddleware, logAppErrors, sendJson, timingMiddleware } from '../proto/http.ts';
 import type { Log } from '../proto/log.ts';
+import { openApiDocument } from '../proto/openapi/document.ts';
 import {
   checkHost,
   checkMetrics,
@@ -22,6 +23,8 @@ import { type Accepted, type Ingest, type IngestCounters, newSampleId } from './
 
 export interface ReceiverDeps {
   path: string;
+  /** Where the gateway listens, for the API document. */
+  gatewayUrl: URL;
   limits: IngestLimits;
   ingest: Ingest;
   counters: IngestCounters;
@@ -179,6 +182,18 @@ export function createReceiverApp(deps: ReceiverDeps): Koa {
   router.get('/metrics', async (ctx) => {
     ctx.type = deps.registry.contentType;
     ctx.body = await deps.registry.metrics();
+  });
+  // The same document as the gateway's, with this receiver as its server; built per
+  // request, because its examples carry times near now (so that they pass the age checks).
+  router.get('/openapi.json', (ctx) => {
+    const gateway = deps.gatewayUrl;
+    sendJson(
+      ctx,
+      200,
+      openApiDocument(gateway.pathname.replace(/\/?$/, '/'), deps.path, {
+        servers: { gateway: [gateway.origin], receiver: ['/'] },
+      }),
+    );
   });
 
   app.use(errorMiddleware(log, (reason) => counters.rejected.inc({ reason })));

@@ -40,6 +40,7 @@ export async function startReceiver(config: ReceiverConfig, log: Log): Promise<R
   );
   const app = createReceiverApp({
     path: config.url.pathname,
+    gatewayUrl: config.gatewayUrl,
     limits: config.limits,
     ingest,
     counters,

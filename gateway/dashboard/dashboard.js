@@ -329,6 +329,47 @@ async function recordingAction(action, allHosts) {
   if (action === 'reset') await reload();
 }
 
+async function loadIncidents() {
+  const body = await getJson('api/v1/incidents?state=open');
+  const card = $('incidents-card');
+  card.hidden = body.incidents.length === 0;
+  const kinds = { critical: 'bad', warning: 'warn' };
+  $('incidents')
+    .querySelector('tbody')
+    .replaceChildren(
+      ...body.incidents.map((i) => {
+        const row = document.createElement('tr');
+        row.dataset.incident = i.id;
+        const severity = document.createElement('span');
+        severity.className = `chip ${kinds[i.severity] || ''}`;
+        severity.textContent = i.severity;
+        const cells = [
+          severity,
+          i.host,
+          i.rule,
+          `${i.aggregate}(${i.metric}) ${i.op} ${i.threshold} over ${i.window}`,
+          new Date(i.opened_at).toLocaleString(),
+          Number(i.avg.toPrecision(4)).toString(),
+        ];
+        for (const value of cells) {
+          const cell = document.createElement('td');
+          if (typeof value === 'string') cell.textContent = value;
+          else cell.append(value);
+          row.append(cell);
+        }
+        row.addEventListener('click', () => {
+          guard(async () => {
+            await selectHost(i.host);
+            state.metric = i.metric;
+            $('metric').value = i.metric;
+            await reload();
+          })();
+        });
+        return row;
+      }),
+    );
+}
+
 // ---- wiring --------------------------------------------------------------------
 
 function guard(task) {
@@ -373,6 +414,7 @@ for (const [id, action, all] of [
 
 // Status every 5 s; averages every 15 s (a minute fills slowly); the raw chart is live.
 setInterval(guard(loadHosts), 5000);
+setInterval(guard(loadIncidents), 5000);
 setInterval(
   guard(async () => {
     if (state.host) await loadAvg();
@@ -384,6 +426,7 @@ setInterval(() => {
 }, 5000);
 
 guard(loadHosts)();
+guard(loadIncidents)();
 
 // For tests and the curious: what the charts hold right now.
 window.loadstar = {

@@ -6,6 +6,7 @@ import type { RedisClient } from '../../proto/redis.ts';
 import type { Retention } from '../../proto/retention.ts';
 import type { LiveFeed } from '../feed.ts';
 import type { HistoryLimits } from '../history.ts';
+import type { IncidentReader } from '../incidents.ts';
 import type { ReadModel, Staleness } from '../read.ts';
 import type { RecordingControl } from '../recording.ts';
 
@@ -16,11 +17,14 @@ export interface GatewayRoutes {
   read: ReadModel;
   feed: LiveFeed;
   recording: RecordingControl;
+  incidents: IncidentReader;
   staleness: Staleness;
   retention: Retention;
   history: HistoryLimits & { gapFactor: number };
   maxTopics: number;
   apiToken?: string;
+  /** Where the receivers listen, for the API document's servers. */
+  receiverUrls: URL[];
   log: Log;
 }
 

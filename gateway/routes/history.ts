@@ -14,7 +14,7 @@ import {
   renderMinutePoints,
   renderRawPoints,
 } from '../history.ts';
-import { parseHostParam, parseTopics } from '../read.ts';
+import { parseHostParam, parseTopics, unavailable } from '../read.ts';
 import type { RouteGroup } from './context.ts';
 
 export const historyRoutes: RouteGroup = (router, { base, redis, read, history, staleness }) => {
@@ -33,7 +33,9 @@ export const historyRoutes: RouteGroup = (router, { base, redis, read, history, 
       }
       host = hosts[0]!.host;
     }
-    const declared = Number((await redis.hget(keys.hostMeta(host), 'interval')) ?? 0);
+    const declared = Number(
+      (await redis.hget(keys.hostMeta(host), 'interval').catch(unavailable)) ?? 0,
+    );
     const interval = declared > 0 ? declared : staleness.defaultIntervalSeconds;
     const head =
       `{"host":${JSON.stringify(host)},"metric":${JSON.stringify(metric)},"step":"${range.step}",` +

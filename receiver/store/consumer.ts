@@ -2,15 +2,7 @@
 // consumer (shared by every copy, which split the work) and folds each sample
 // into Redis, acknowledging only after the fold. A restart resumes at the first
 // unacknowledged sample; a redelivery is a no-op thanks to the idempotent fold.
-import {
-  AckPolicy,
-  ConsumerEvents,
-  type ConsumerMessages,
-  DeliverPolicy,
-  type JetStreamManager,
-  type JsMsg,
-  nanos,
-} from 'nats';
+import type { JsMsg } from 'nats';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Log } from '../../proto/log.ts';
 import type { NatsLink } from '../../proto/nats.ts';
@@ -21,6 +13,7 @@ import {
   STORE_CONSUMER,
   sampleIdentity,
 } from '../../proto/subjects.ts';
+import { DurableReader } from '../durable.ts';
 import type { Folder, FoldOutcome } from '../fold.ts';
 
 export interface StoreConsumerSettings {
@@ -36,38 +29,6 @@ export interface StoreConsumerSettings {
    * land first, so this consumer's part is usually one look-up, not a second fold.
    */
   settleMs: number;
-}
-
-export async function ensureStoreConsumer(
-  jsm: JetStreamManager,
-  settings: StoreConsumerSettings,
-  log: Log,
-): Promise<void> {
-  const existing = await jsm.consumers.info(SAMPLES_STREAM, STORE_CONSUMER).catch((err: Error) => {
-    if (/consumer not found/i.test(err.message)) return null;
-    throw err;
-  });
-  const wanted = {
-    ack_wait: nanos(settings.ackWaitMs),
-    max_ack_pending: Math.max(1_000, settings.inFlight * 4),
-  };
-  if (!existing) {
-    await jsm.consumers.add(SAMPLES_STREAM, {
-      durable_name: STORE_CONSUMER,
-      ack_policy: AckPolicy.Explicit,
-      // A new consumer folds everything the stream still holds: it is how an empty Redis fills.
-      deliver_policy: DeliverPolicy.All,
-      filter_subject: SAMPLES_SUBJECTS,
-      max_deliver: -1,
-      ...wanted,
-    });
-    log.info('created the durable store consumer', { consumer: STORE_CONSUMER });
-  } else if (
-    existing.config.ack_wait !== wanted.ack_wait ||
-    existing.config.max_ack_pending !== wanted.max_ack_pending
-  ) {
-    await jsm.consumers.update(SAMPLES_STREAM, STORE_CONSUMER, wanted);
-  }
 }
 
 export interface StoreCounters {
@@ -109,88 +70,65 @@ const BATCH_MAX = 256;
 const BATCH_WAIT_MS = 5;
 
 export class StoreConsumer {
-  private messages?: ConsumerMessages;
+  private readonly reader: DurableReader;
   private readonly inFlight = new Set<Promise<void>>();
   private batch: JsMsg[] = [];
   private batchTimer?: NodeJS.Timeout;
   /** Messages received and not yet acknowledged (or given up at stop). */
   private unacked = 0;
   private stopping = false;
-  private loop?: Promise<void>;
   private lastMessageAt = 0;
 
   constructor(
-    private readonly nats: NatsLink,
+    nats: NatsLink,
     private readonly folder: Folder,
     private readonly redisReady: () => boolean,
     private readonly settings: StoreConsumerSettings,
     private readonly counters: StoreCounters,
     private readonly log: Log,
-  ) {}
+  ) {
+    this.reader = new DurableReader(
+      nats,
+      {
+        stream: SAMPLES_STREAM,
+        name: STORE_CONSUMER,
+        filter: SAMPLES_SUBJECTS,
+        batch: settings.inFlight,
+        maxAckPending: Math.max(1_000, settings.inFlight * 4),
+        ackWaitMs: settings.ackWaitMs,
+        pullExpiresMs: settings.pullExpiresMs,
+      },
+      log,
+      (msg) => this.take(msg),
+      () => this.startBatch(),
+    );
+  }
 
   start(): void {
-    this.loop = this.run();
+    this.reader.start();
   }
 
   /** Stops pulling, finishes the folds in flight (and their acks), and returns. */
   async stop(): Promise<void> {
     this.stopping = true;
-    await this.messages?.close();
-    await this.loop;
+    await this.reader.stop();
     this.startBatch();
     await Promise.all(this.inFlight);
+  }
+
+  private async take(msg: JsMsg): Promise<void> {
+    this.lastMessageAt = Date.now();
+    this.unacked++;
+    this.batch.push(msg);
+    if (this.batch.length >= BATCH_MAX) this.startBatch();
+    else this.batchTimer ??= setTimeout(() => this.startBatch(), BATCH_WAIT_MS);
+    while (this.unacked >= this.settings.inFlight && this.inFlight.size > 0)
+      await Promise.race(this.inFlight);
   }
 
   /** Milliseconds since a message last arrived (for diagnostics). */
   idleMs(): number {
     return this.lastMessageAt === 0 ? Number.POSITIVE_INFINITY : Date.now() - this.lastMessageAt;
-  }
-
-  private async run(): Promise<void> {
-    while (!this.stopping) {
-      try {
-        await ensureStoreConsumer(this.nats.jsm, this.settings, this.log);
-        const consumer = await this.nats.js.consumers.get(SAMPLES_STREAM, STORE_CONSUMER);
-        const messages = await consumer.consume({
-          max_messages: this.settings.inFlight,
-          expires: this.settings.pullExpiresMs,
-        });
-        this.messages = messages;
-        this.watchStatus(messages);
-        for await (const msg of messages) {
-          this.lastMessageAt = Date.now();
-          this.unacked++;
-          this.batch.push(msg);
-          if (this.batch.length >= BATCH_MAX) this.startBatch();
-          else this.batchTimer ??= setTimeout(() => this.startBatch(), BATCH_WAIT_MS);
-          while (this.unacked >= this.settings.inFlight && this.inFlight.size > 0)
-            await Promise.race(this.inFlight);
-        }
-        this.startBatch();
-      } catch (err) {
-        if (this.stopping) break;
-        this.log.warn('store consumer interrupted; starting again', {
-          error: (err as Error).message,
-        });
-        await sleep(1_000);
-      }
-    }
-  }
-
-  /** A consumer or stream deleted under us is recreated, and consuming starts over. */
-  private watchStatus(messages: ConsumerMessages): void {
-    (async () => {
-      for await (const status of await messages.status()) {
-        if (
-          status.type === ConsumerEvents.ConsumerNotFound ||
-          status.type === ConsumerEvents.StreamNotFound
-        ) {
-          this.log.warn('store consumer or stream missing; recreating', { event: status.type });
-          messages.stop();
-          return;
-        }
-      }
-    })().catch(() => {});
   }
 
   private startBatch(): void {

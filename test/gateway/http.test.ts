@@ -163,6 +163,16 @@ describe('gateway while Redis is down', function () {
     try {
       expect((await getJson(new URL('?topics=cpu', gateway.url))).status).to.equal(200);
       await redis.stop();
+      // Each read path turns a Redis failure into 503, not 500: history with host= reads the host's interval first.
+      for (const path of [
+        'api/v1/history?metric=cpu&host=web-01',
+        'api/v1/latest?topics=cpu',
+        'api/v1/hosts',
+      ]) {
+        const away = await fetch(new URL(path, gateway.url));
+        expect(away.status, path).to.equal(503);
+        expect(away.headers.get('retry-after'), path).to.not.equal(null);
+      }
       const res = await fetch(new URL('?topics=cpu', gateway.url));
       expect(res.status).to.equal(503);
       expect(Number(res.headers.get('retry-after'))).to.be.greaterThan(0);

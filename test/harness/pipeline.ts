@@ -12,6 +12,8 @@ import { createMemoryLog } from '../../proto/log.ts';
 import { encodeSample, type Sample } from '../../proto/sample.ts';
 import { sampleMsgId, sampleSubject } from '../../proto/subjects.ts';
 import { readReceiverConfig } from '../../receiver/config.ts';
+import { readRulesConfig } from '../../receiver/rules/config.ts';
+import { type RunningRules, startRules } from '../../receiver/rules/service.ts';
 import { type RunningReceiver, startReceiver } from '../../receiver/service.ts';
 import { readStoreConfig } from '../../receiver/store/config.ts';
 import { type RunningStore, startStore } from '../../receiver/store/service.ts';
@@ -26,6 +28,7 @@ export function testEnv(overrides: Record<string, string> = {}): Env {
     WEB_SERVER_URL: 'http://127.0.0.1:0/',
     GRPC_URL: '127.0.0.1:0',
     CONSUMER_URL: 'http://127.0.0.1:0/',
+    RULES_URL: 'http://127.0.0.1:0/',
     LOG_LEVEL: 'warn',
     ...overrides,
   };
@@ -116,4 +119,12 @@ export async function publishSample(
   msgId = sampleMsgId(sample.host, sample.id),
 ) {
   return nc.jetstream().publish(sampleSubject(sample.host), encodeSample(sample), { msgID: msgId });
+}
+
+export async function rulesOn(
+  overrides: Record<string, string> = {},
+): Promise<RunningRules & { log: ReturnType<typeof createMemoryLog> }> {
+  const log = createMemoryLog('rules');
+  const rules = await startRules(readRulesConfig(testEnv(overrides)), log);
+  return Object.assign(rules, { log });
 }

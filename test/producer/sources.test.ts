@@ -8,6 +8,7 @@ import type { PartialRecord, Source } from '../../producer/sources/source.ts';
 import { parseMounts, SystemSource, usedPercent } from '../../producer/sources/system.ts';
 import { createMemoryLog } from '../../proto/log.ts';
 import { checkMetricName, SampleIds } from '../../proto/sample.ts';
+import { eventually } from '../harness/eventually.ts';
 
 /** A stand-in nvidia-smi that prints what the real one prints for this query (no real GPU is lent to the project). */
 function fakeNvidiaSmi(output: string): string {
@@ -23,12 +24,20 @@ function fakeNvidiaSmi(output: string): string {
 
 describe('sources', () => {
   describe('system', () => {
-    it('reports cpu, per-core cpu, mem, swap, disk, load average, and rates from the second reading', async function () {
+    it('reports cpu, per-core cpu, mem, swap, disk, load average, and rates once it has two readings', async function () {
       this.timeout(10_000);
       const source = new SystemSource('here');
+      // A rate needs two readings some time apart (systeminformation wants 500 ms).
       await source.collect();
-      await new Promise((r) => setTimeout(r, 300));
-      const [record] = await source.collect();
+      const record = await eventually(
+        async () => {
+          const [r] = await source.collect();
+          expect(r!.metrics['net.rx_bytes_per_s']).to.be.a('number');
+          expect(r!.metrics['disk.read_bytes_per_s']).to.be.a('number');
+          return r;
+        },
+        { timeoutMs: 5_000, intervalMs: 200 },
+      );
       expect(record!.host).to.equal('here');
       const m = record!.metrics;
       for (const name of [

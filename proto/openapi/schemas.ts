@@ -1,0 +1,350 @@
+// The shapes of bodies and answers (components.schemas): what the services
+// really send, which the tests check against live answers.
+import { HOST_NAME, METRIC_NAME, SAMPLE_ID } from '../sample.ts';
+import type { Examples } from './examples.ts';
+import type { Schema } from './oas.ts';
+import { epochMs, isoTime, nullable, ref } from './parts.ts';
+
+const recordingState: Record<string, Schema> = {
+  recording: { type: 'boolean', description: 'Whether history keeps new samples now.' },
+  paused_by: {
+    enum: ['all', 'host', null],
+    description: "Which pause holds it: this host's own, or the one for all hosts.",
+  },
+  since: { ...nullable('string'), format: 'date-time', description: 'When the pause began.' },
+  wiped_before: {
+    ...nullable('string'),
+    format: 'date-time',
+    description: 'History keeps nothing older than this (the last reset).',
+  },
+};
+const recordingRequired = ['recording', 'paused_by', 'since', 'wiped_before'];
+
+const historyHead: Record<string, Schema> = {
+  host: { type: 'string' },
+  metric: { type: 'string' },
+  from: epochMs,
+  to: epochMs,
+  interval: { type: 'number', description: "The host's declared interval, seconds." },
+};
+
+export function schemas(ex: Examples): Record<string, Schema> {
+  return {
+    Error: {
+      type: 'object',
+      description: 'Every error answer: what was wrong and where.',
+      required: ['error'],
+      properties: { error: { type: 'string' } },
+    },
+    Metrics: {
+      type: 'object',
+      description:
+        'One sample: a flat object of metric name -> finite number. Names may appear once; `__proto__`, `constructor` and `prototype` are refused.',
+      minProperties: 1,
+      propertyNames: {
+        pattern: METRIC_NAME.source,
+        not: { enum: ['__proto__', 'constructor', 'prototype'] },
+      },
+      additionalProperties: { type: 'number' },
+    },
+    Accepted: {
+      type: 'object',
+      description:
+        'The sample is durable in JetStream and visible to a `GET ?topics=` issued after.',
+      required: ['accepted', 'duplicate', 'seq', 'id'],
+      properties: {
+        accepted: { const: 1 },
+        duplicate: { type: 'boolean', description: 'True when host + id was accepted before.' },
+        seq: {
+          ...nullable('integer'),
+          description: 'Its position in the samples stream (null for a sample stored long before).',
+        },
+        id: { type: 'string', description: 'The sample id (the header, or one made up).' },
+      },
+    },
+    BatchSample: {
+      type: 'object',
+      required: ['metrics'],
+      properties: {
+        host: {
+          type: 'string',
+          pattern: HOST_NAME.source,
+          description: "Default: Loadstar-Host, or the poster's address.",
+        },
+        id: { type: 'string', pattern: SAMPLE_ID.source, description: 'Default: a new id.' },
+        time: {
+          type: ['integer', 'string'],
+          description: 'Epoch ms or ISO-8601 (default: now).',
+        },
+        interval: {
+          type: ['number', 'string'],
+          description: "Seconds between this host's samples.",
+        },
+        metrics: ref('Metrics'),
+      },
+    },
+    Batch: {
+      type: 'object',
+      required: ['samples'],
+      properties: {
+        samples: {
+          type: 'array',
+          minItems: 1,
+          description: 'Up to MAX_BATCH_SAMPLES (1000), oldest first.',
+          items: ref('BatchSample'),
+        },
+      },
+    },
+    BatchAccepted: {
+      type: 'object',
+      required: ['accepted', 'duplicates', 'seqs', 'rejected'],
+      properties: {
+        accepted: {
+          type: 'integer',
+          description: 'Samples durable and visible (duplicates included).',
+        },
+        duplicates: { type: 'integer' },
+        seqs: {
+          type: 'array',
+          description: '[index in the batch, stream position] of each accepted sample.',
+          items: {
+            type: 'array',
+            prefixItems: [{ type: 'integer' }, nullable('integer')],
+            minItems: 2,
+            maxItems: 2,
+          },
+        },
+        rejected: {
+          type: 'array',
+          description:
+            'The samples refused, by index; the others were accepted. Do not retry these.',
+          items: {
+            type: 'object',
+            required: ['index', 'error'],
+            properties: { index: { type: 'integer' }, error: { type: 'string' } },
+          },
+        },
+      },
+    },
+    Values: {
+      type: 'object',
+      description:
+        'The requested names in the order asked, each with its latest value (a float) or null when none arrived yet.',
+      additionalProperties: nullable('number'),
+    },
+    Reading: {
+      type: 'object',
+      required: ['value', 'host', 'time', 'time_ms', 'age_seconds', 'interval', 'stale'],
+      properties: {
+        value: { type: 'number' },
+        host: { type: 'string' },
+        time: isoTime,
+        time_ms: epochMs,
+        age_seconds: { type: 'number' },
+        interval: {
+          type: 'number',
+          description: 'Seconds, as the host declared it; 0 when unknown.',
+        },
+        stale: {
+          type: 'boolean',
+          description: 'Older than STALE_FACTOR intervals of its host: the agent may be dead.',
+        },
+      },
+    },
+    Latest: {
+      type: 'object',
+      description: 'Each requested name: its newest reading, or null.',
+      additionalProperties: { anyOf: [ref('Reading'), { type: 'null' }] },
+    },
+    RecordingStatus: {
+      type: 'object',
+      required: recordingRequired,
+      properties: recordingState,
+    },
+    Host: {
+      type: 'object',
+      required: [
+        'host',
+        'last_seen',
+        'last_seen_ms',
+        'first_seen',
+        'age_seconds',
+        'interval',
+        'stale',
+        'samples',
+        'samples_stored',
+        'recording',
+      ],
+      properties: {
+        host: { type: 'string' },
+        last_seen: isoTime,
+        last_seen_ms: epochMs,
+        first_seen: isoTime,
+        age_seconds: { type: 'number' },
+        interval: { type: 'number' },
+        stale: { type: 'boolean' },
+        samples: { type: 'integer', description: 'Samples received.' },
+        samples_stored: { type: 'integer', description: 'Samples history keeps now.' },
+        recording: ref('RecordingStatus'),
+      },
+    },
+    Hosts: {
+      type: 'object',
+      required: ['recording', 'hosts'],
+      properties: {
+        recording: { ...ref('RecordingStatus'), description: 'The state for all hosts.' },
+        hosts: { type: 'array', items: ref('Host') },
+      },
+    },
+    MetricNames: {
+      type: 'object',
+      required: ['host', 'metrics'],
+      properties: {
+        host: nullable('string'),
+        metrics: { type: 'array', items: { type: 'string' }, description: 'Sorted, each once.' },
+      },
+    },
+    RawHistory: {
+      type: 'object',
+      required: [...Object.keys(historyHead), 'step', 'gap_after_ms', 'columns', 'points'],
+      properties: {
+        ...historyHead,
+        step: { const: 'raw' },
+        gap_after_ms: {
+          type: 'integer',
+          description: 'A stretch without samples longer than this is a gap.',
+        },
+        columns: { const: ['time', 'value'] },
+        points: {
+          type: 'array',
+          description:
+            '[time, value]; a null value is a gap, one interval after the last sample before it.',
+          items: {
+            type: 'array',
+            prefixItems: [{ type: 'integer' }, nullable('number')],
+            minItems: 2,
+            maxItems: 2,
+          },
+        },
+      },
+    },
+    MinuteHistory: {
+      type: 'object',
+      required: [...Object.keys(historyHead), 'step', 'columns', 'points'],
+      properties: {
+        ...historyHead,
+        step: { const: '1m' },
+        columns: { const: ['time', 'avg', 'count', 'min', 'max'] },
+        points: {
+          type: 'array',
+          description:
+            'Every minute of the range: [time, avg, count, min, max], or [time, null, 0, null, null] without samples.',
+          items: {
+            type: 'array',
+            prefixItems: [
+              { type: 'integer' },
+              nullable('number'),
+              { type: 'integer' },
+              nullable('number'),
+              nullable('number'),
+            ],
+            minItems: 5,
+            maxItems: 5,
+          },
+        },
+      },
+    },
+    History: {
+      oneOf: [ref('RawHistory'), ref('MinuteHistory')],
+      discriminator: {
+        propertyName: 'step',
+        mapping: {
+          raw: '#/components/schemas/RawHistory',
+          '1m': '#/components/schemas/MinuteHistory',
+        },
+      },
+    },
+    Recording: {
+      type: 'object',
+      required: ['host', ...recordingRequired],
+      properties: {
+        host: { ...nullable('string'), description: 'null: the state for all hosts.' },
+        ...recordingState,
+      },
+    },
+    RecordingChange: {
+      type: 'object',
+      required: ['action', 'host', ...recordingRequired],
+      properties: {
+        action: { enum: ['pause', 'resume', 'reset'] },
+        host: { ...nullable('string'), description: 'null: all hosts.' },
+        ...recordingState,
+      },
+    },
+    Incident: {
+      type: 'object',
+      required: Object.keys(ex.incident),
+      properties: {
+        id: { type: 'string', pattern: '^[0-9a-f]{16}$' },
+        rule: { type: 'string', description: 'The rule that opened it.' },
+        host: { type: 'string' },
+        metric: { type: 'string' },
+        severity: { type: 'string', description: 'As the rule says (warning, critical, …).' },
+        state: { enum: ['open', 'resolved'] },
+        opened_at: isoTime,
+        opened_at_ms: epochMs,
+        resolved_at: { ...nullable('string'), format: 'date-time' },
+        resolved_at_ms: nullable('integer'),
+        aggregate: {
+          enum: ['avg', 'min', 'max'],
+          description: 'Of the window, compared with the threshold.',
+        },
+        op: { enum: ['>', '>=', '<', '<='] },
+        threshold: { type: 'number' },
+        resolve_threshold: {
+          type: 'number',
+          description: 'It resolves once the aggregate is past this.',
+        },
+        window: {
+          type: 'string',
+          description: 'As the rule wrote it: "3 samples" or a duration as "5m".',
+        },
+        min: { type: 'number', description: 'Over every sample of the episode.' },
+        avg: { type: 'number' },
+        max: { type: 'number' },
+        samples: { type: 'integer', description: 'Samples in the episode.' },
+        trigger: {
+          type: 'array',
+          description: 'The window values that opened it: [time, value].',
+          items: {
+            type: 'array',
+            prefixItems: [{ type: 'integer' }, { type: 'number' }],
+            minItems: 2,
+            maxItems: 2,
+          },
+        },
+      },
+    },
+    Incidents: {
+      type: 'object',
+      required: ['incidents'],
+      properties: {
+        incidents: { type: 'array', items: ref('Incident'), description: 'Newest first.' },
+      },
+    },
+    Health: {
+      type: 'object',
+      required: ['status'],
+      properties: { status: { const: 'ok' } },
+    },
+    Readiness: {
+      type: 'object',
+      required: ['ready', 'nats', 'redis'],
+      properties: {
+        ready: { type: 'boolean' },
+        nats: { type: 'boolean' },
+        redis: { type: 'boolean' },
+      },
+    },
+  };
+}

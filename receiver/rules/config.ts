@@ -1,0 +1,46 @@
+// The rules consumer's settings, read once at start (see .env.example); the
+// rules file itself is checked here too, so a bad one stops the service at start.
+import { ConfigError, type Env, readConfig } from '../../proto/config.ts';
+import { readIncidentRetention } from '../../proto/incident.ts';
+import { type NatsSettings, readNatsSettings } from '../../proto/nats.ts';
+import { type RedisSettings, readRedisSettings } from '../../proto/redis.ts';
+import { FileError, readStructuredFile } from '../../proto/structured-file.ts';
+import { DEFAULT_RULES_SOURCE, parseRules, type Rule, RuleError } from './rules.ts';
+
+export interface RulesConfig {
+  /** Where the rules consumer answers /healthz, /readyz and /metrics (RULES_URL). */
+  url: URL;
+  nats: NatsSettings;
+  redis: RedisSettings;
+  rules: Rule[];
+  /** Where the rules came from, for the log. */
+  rulesFrom: string;
+  /** How long incidents are kept after they opened (INCIDENT_RETENTION). */
+  retentionMs: number;
+}
+
+export function readRulesConfig(env?: Env): RulesConfig {
+  return readConfig(
+    'rules',
+    (s) => {
+      const file = s.optionalString('RULES_FILE');
+      let rules: Rule[];
+      try {
+        rules = parseRules(file === undefined ? DEFAULT_RULES_SOURCE : readStructuredFile(file));
+      } catch (err) {
+        if (err instanceof RuleError || err instanceof FileError)
+          throw new ConfigError('RULES_FILE', err.message);
+        throw err;
+      }
+      return {
+        url: s.url('RULES_URL', 'http://localhost:8092/', ['http:']),
+        nats: readNatsSettings(s),
+        redis: readRedisSettings(s),
+        rules,
+        rulesFrom: file ?? 'the default rules',
+        retentionMs: readIncidentRetention(s),
+      };
+    },
+    env,
+  );
+}

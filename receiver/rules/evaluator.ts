@@ -1,0 +1,122 @@
+// Runs the rules over samples (one atomic Lua step per rule, host and sample)
+// and hands every transition on: published on `incidents.<host>` and indexed
+// for queries, at least once, from the host's outbox the Lua step filled.
+import { readFileSync } from 'node:fs';
+import type { Result } from 'ioredis';
+import {
+  type Incident,
+  type IncidentEvent,
+  incidentFromHash,
+  incidentKeys,
+  type Transition,
+} from '../../proto/incident.ts';
+import type { RedisClient } from '../../proto/redis.ts';
+import type { Sample } from '../../proto/sample.ts';
+import { type Rule, ruleWatches } from './rules.ts';
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    loadstarEvaluateRule(
+      numKeys: number,
+      ...keysAndArgs: (string | number)[]
+    ): Result<[number, string, string], Context>;
+  }
+}
+
+const EVALUATE = readFileSync(new URL('./evaluate.lua', import.meta.url), 'utf8');
+
+export type Publish = (event: IncidentEvent) => Promise<void>;
+
+export class RuleEvaluator {
+  private lastPrune = 0;
+
+  constructor(
+    private readonly redis: RedisClient,
+    readonly rules: readonly Rule[],
+    private readonly retentionMs: number,
+  ) {
+    redis.defineCommand('loadstarEvaluateRule', { lua: EVALUATE });
+  }
+
+  /** Evaluates every rule that watches this sample's host and metric; resolves with the transitions. */
+  async evaluate(sample: Sample): Promise<Transition[]> {
+    const results = await Promise.all(
+      this.rules
+        .filter(
+          (rule) => sample.metrics[rule.metric] !== undefined && ruleWatches(rule, sample.host),
+        )
+        .map((rule) =>
+          this.redis.loadstarEvaluateRule(
+            1,
+            incidentKeys.ruleState(sample.host, rule.name),
+            `ls:{${sample.host}}:`,
+            sample.host,
+            rule.name,
+            rule.metric,
+            String(sample.time),
+            String(sample.metrics[rule.metric]),
+            rule.window.kind,
+            rule.window.size,
+            rule.aggregate,
+            rule.op,
+            String(rule.threshold),
+            String(rule.resolve),
+            rule.forMs,
+            rule.severity,
+            rule.window.text,
+            this.retentionMs,
+          ),
+        ),
+    );
+    return results
+      .map(([, transition]) => transition)
+      .filter((t): t is Transition => t === 'opened' || t === 'resolved');
+  }
+
+  /**
+   * Publishes and indexes whatever transitions wait in the host's outbox, oldest
+   * first, removing each only after both: a crash in between repeats it, and the
+   * publish is deduplicated by `<id>:<transition>`.
+   */
+  async drain(host: string, publish: Publish): Promise<number> {
+    const outbox = incidentKeys.outbox(host);
+    const entries = await this.redis.lrange(outbox, 0, -1);
+    for (const entry of entries) {
+      const [transition, id] = entry.split('|') as [Transition, string];
+      const incident = incidentFromHash(await this.redis.hgetall(incidentKeys.incident(host, id)));
+      if (incident) {
+        // The record as of this transition (a later resolution must not show in the "opened" event).
+        const asOf: Incident =
+          transition === 'opened' ? { ...incident, state: 'open', resolved_at_ms: null } : incident;
+        await publish({ transition, incident: asOf });
+        await this.index(asOf, transition);
+      }
+      await this.redis.lrem(outbox, 1, entry);
+    }
+    await this.prune();
+    return entries.length;
+  }
+
+  private async index(incident: Incident, transition: Transition): Promise<void> {
+    await this.redis.hset(incidentKeys.all, incident.id, JSON.stringify(incident));
+    await this.redis.zadd(incidentKeys.byTime, incident.opened_at_ms, incident.id);
+    if (transition === 'opened' && incident.state === 'open')
+      await this.redis.zadd(incidentKeys.open, incident.opened_at_ms, incident.id);
+    else await this.redis.zrem(incidentKeys.open, incident.id);
+  }
+
+  /** Forgets incidents opened longer ago than the retention, once a minute at most. */
+  private async prune(): Promise<void> {
+    if (Date.now() - this.lastPrune < 60_000) return;
+    this.lastPrune = Date.now();
+    const old = await this.redis.zrangebyscore(
+      incidentKeys.byTime,
+      '-inf',
+      Date.now() - this.retentionMs,
+    );
+    if (old.length === 0) return;
+    await this.redis.hdel(incidentKeys.all, ...old);
+    await this.redis.zrem(incidentKeys.byTime, ...old);
+    await this.redis.zrem(incidentKeys.open, ...old);
+  }
+}
