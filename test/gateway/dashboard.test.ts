@@ -5,10 +5,11 @@ import { mkdirSync } from 'node:fs';
 import { expect } from 'chai';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import type { RunningGateway } from '../../gateway/service.ts';
+import type { RunningRules } from '../../receiver/rules/service.ts';
 import type { RunningReceiver } from '../../receiver/service.ts';
 import type { RunningStore } from '../../receiver/store/service.ts';
 import { eventually } from '../harness/eventually.ts';
-import { gatewayOn, postSample, receiverOn, storeOn } from '../harness/pipeline.ts';
+import { gatewayOn, postSample, receiverOn, rulesOn, storeOn } from '../harness/pipeline.ts';
 import { REPO } from '../harness/processes.ts';
 import { removeDir, type ServerProcess, startNats, startRedis } from '../harness/servers.ts';
 
@@ -27,6 +28,7 @@ describe('dashboard in Chromium', function () {
   let redis: ServerProcess;
   let receiver: RunningReceiver;
   let store: RunningStore;
+  let rules: RunningRules;
   let gateway: RunningGateway;
   let browser: Browser;
   let page: Page;
@@ -47,7 +49,12 @@ describe('dashboard in Chromium', function () {
   before(async () => {
     [nats, redis] = await Promise.all([startNats(), startRedis()]);
     const env = { NATS_URL: nats.url, REDIS_URL: redis.url };
-    [receiver, store, gateway] = await Promise.all([receiverOn(env), storeOn(env), gatewayOn(env)]);
+    [receiver, store, gateway, rules] = await Promise.all([
+      receiverOn(env),
+      storeOn(env),
+      gatewayOn(env),
+      rulesOn(env),
+    ]);
     // 50 minutes of samples every 5 s, with nothing from 30 to 20 minutes ago (the agent was stopped).
     const now = Date.now();
     const start = now - 50 * 60_000;
@@ -69,7 +76,7 @@ describe('dashboard in Chromium', function () {
   });
   after(async () => {
     await browser?.close();
-    await Promise.all([receiver.stop(), store.stop(), gateway.stop()]);
+    await Promise.all([receiver.stop(), store.stop(), gateway.stop(), rules.stop()]);
     for (const s of [nats, redis]) {
       await s.stop();
       removeDir(s.dir);
@@ -119,6 +126,31 @@ describe('dashboard in Chromium', function () {
     await eventually(async () =>
       expect(await page.locator('#recording-host').textContent()).to.equal('recording'),
     );
+    expect(problems).to.deep.equal([]);
+  });
+
+  it('lists open incidents at the top', async () => {
+    // Another host runs hot: cpu above 90 on average over 3 samples opens an incident.
+    const now = Date.now();
+    for (const [i, cpu] of [93, 97, 99].entries()) {
+      await postSample(
+        receiver.url,
+        { cpu },
+        {
+          'Loadstar-Host': 'db-01',
+          'Loadstar-Time': String(now - 3000 + i * 1000),
+          'Loadstar-Interval': '1',
+        },
+      );
+    }
+    await eventually(
+      async () => expect(await page.locator('#incidents-card').isVisible()).to.equal(true),
+      { timeoutMs: 15_000, intervalMs: 200 },
+    );
+    const row = page.locator('#incidents tbody tr');
+    expect(await row.count()).to.equal(1);
+    const text = await row.textContent();
+    expect(text).to.include('db-01').and.include('cpu-high').and.include('avg(cpu) > 90');
     expect(problems).to.deep.equal([]);
   });
 
