@@ -6,8 +6,8 @@ import { UnavailableError } from '../proto/http.ts';
 import { dayOf, keys } from '../proto/keys.ts';
 import type { Log } from '../proto/log.ts';
 import {
+  copyRulesToRedis,
   emptyRules,
-  foldForm,
   pause,
   prune,
   type RecordingRules,
@@ -98,10 +98,7 @@ export class RecordingControl {
 
   /** Writes each host's copy of the rules, which the fold reads in the same script as it writes. */
   private async copyRules(hosts: string[]): Promise<void> {
-    await Promise.all([
-      this.redis.hset(keys.recordingAll, foldForm(this.rules, null)),
-      ...hosts.map((h) => this.redis.hset(keys.recording(h), foldForm(this.rules, h))),
-    ]).catch((err: Error) => {
+    await copyRulesToRedis(this.redis, this.rules, hosts).catch((err: Error) => {
       throw new UnavailableError(
         `Redis did not take the recording rules (${err.message}); retry later`,
       );

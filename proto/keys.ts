@@ -11,6 +11,10 @@ export const keys = {
   hosts: `${GLOBAL}:hosts`,
   /** hash "service:instance" -> JSON of that process's counters, for the gateway's /metrics */
   stats: `${GLOBAL}:stats`,
+  /** the stream position up to which everything is folded into this Redis (see the storage consumer) */
+  checkpoint: `${GLOBAL}:checkpoint`,
+  /** held by the storage consumer copy that is rebuilding Redis from the stream */
+  rebuilding: `${GLOBAL}:rebuilding`,
   /** hash paused, wiped_before: all hosts' recording rules, for hosts without a copy of their own */
   recordingAll: `${GLOBAL}:rec`,
 

@@ -4,7 +4,9 @@
 // did. The record lives in a NATS KV bucket (JetStream is the record); each
 // host's Redis copy lets the fold decide atomically.
 import type { KV, NatsConnection } from 'nats';
+import { keys } from './keys.ts';
 import type { Log } from './log.ts';
+import type { RedisClient } from './redis.ts';
 
 /** [from, to) in epoch ms; `to` null while the pause lasts. */
 export type Stretch = [from: number, to: number | null];
@@ -116,6 +118,21 @@ export function foldForm(
 export function parseRules(text: string): RecordingRules {
   const raw = JSON.parse(text) as Partial<RecordingRules>;
   return { all: raw.all ?? { paused: [], wipedBefore: 0 }, hosts: raw.hosts ?? {} };
+}
+
+/**
+ * Writes the copies of the rules the fold reads: all hosts' and each given
+ * host's (which already includes all hosts' stretches).
+ */
+export async function copyRulesToRedis(
+  redis: RedisClient,
+  rules: RecordingRules,
+  hosts: Iterable<string>,
+): Promise<void> {
+  await Promise.all([
+    redis.hset(keys.recordingAll, foldForm(rules, null)),
+    ...[...hosts].map((h) => redis.hset(keys.recording(h), foldForm(rules, h))),
+  ]);
 }
 
 /** The record of the rules in NATS KV: read, update with compare-and-set, watch. */

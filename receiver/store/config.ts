@@ -13,6 +13,8 @@ export interface StoreConfig {
   redis: RedisSettings;
   fold: FoldSettings;
   consumer: StoreConsumerSettings;
+  /** How often the folded position is recorded and Redis checked against it (STORE_CHECKPOINT). */
+  checkpointEveryMs: number;
 }
 
 export function readStoreConfig(env?: Env): StoreConfig {
@@ -29,6 +31,7 @@ export function readStoreConfig(env?: Env): StoreConfig {
         pullExpiresMs: s.duration('STORE_PULL_EXPIRES', '5s', { min: 1_000, max: 60_000 }),
         ackWaitMs: s.duration('STORE_ACK_WAIT', '30s', { min: 1_000 }),
       },
+      checkpointEveryMs: s.duration('STORE_CHECKPOINT', '2s', { min: 100, max: 60_000 }),
     }),
     env,
   );

@@ -9,12 +9,14 @@ import { RecordingStore } from '../../proto/recording.ts';
 import { connectRedis, isRedisReady } from '../../proto/redis.ts';
 import { createRegistry, publishStats } from '../../proto/stats.ts';
 import { Folder } from '../fold.ts';
+import { Checkpointer, createCheckpointCounters } from './checkpoint.ts';
 import type { StoreConfig } from './config.ts';
 import { createStoreCounters, StoreConsumer } from './consumer.ts';
 
 export interface RunningStore {
   url: URL;
   consumer: StoreConsumer;
+  checkpointer: Checkpointer;
   listener: Listener;
   stop(): Promise<void>;
 }
@@ -36,6 +38,16 @@ export async function startStore(config: StoreConfig, log: Log): Promise<Running
     log,
   );
   consumer.start();
+  const checkpointer = new Checkpointer(
+    nats,
+    redis,
+    folder,
+    recording,
+    createCheckpointCounters(registry),
+    log,
+    config.checkpointEveryMs,
+  );
+  checkpointer.start();
 
   const app = new Koa();
   const router = new Router();
@@ -62,8 +74,10 @@ export async function startStore(config: StoreConfig, log: Log): Promise<Running
   return {
     url: listener.url,
     consumer,
+    checkpointer,
     listener,
     async stop() {
+      await checkpointer.stop();
       await consumer.stop();
       stopWatch();
       await listener.close();

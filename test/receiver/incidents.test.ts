@@ -9,7 +9,7 @@ import { expect } from 'chai';
 import { connect, type NatsConnection } from 'nats';
 import type { RunningGateway } from '../../gateway/service.ts';
 import { createLoadstarClient, type IncidentEventMessage } from '../../proto/grpc.ts';
-import type { IncidentEvent } from '../../proto/incident.ts';
+import type { Incident, IncidentEvent } from '../../proto/incident.ts';
 import type { RunningRules } from '../../receiver/rules/service.ts';
 import type { RunningReceiver } from '../../receiver/service.ts';
 import { eventually } from '../harness/eventually.ts';
@@ -89,10 +89,8 @@ describe('incidents', function () {
       'Loadstar-Interval': '1',
     });
   const list = async (query: string) =>
-    (await getJson(new URL(`api/v1/incidents?${query}`, gateway.url))).body.incidents as Record<
-      string,
-      any
-    >[];
+    (await getJson(new URL(`api/v1/incidents?${query}`, gateway.url))).body
+      .incidents as (Incident & { opened_at: string; resolved_at: string | null })[];
   /** Waits until the rules consumer has evaluated the host's sample taken at `time`. */
   const evaluated = (host: string, time: number, rule = 'cpu-high') =>
     eventually(async () => {
