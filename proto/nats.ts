@@ -20,9 +20,6 @@ import { INCIDENTS_STREAM, INCIDENTS_SUBJECTS } from './incident.ts';
 import type { Log } from './log.ts';
 import { SAMPLES_STREAM, SAMPLES_SUBJECTS } from './subjects.ts';
 
-/** How long JetStream remembers a Nats-Msg-Id: a retry within it is stored once by JetStream itself. */
-export const DUPLICATE_WINDOW_MS = 120_000;
-
 export interface NatsSettings {
   servers: URL[];
   /** Path of a NATS .creds file (NATS_CREDS), for servers that require one. */
@@ -33,6 +30,11 @@ export interface NatsSettings {
   streamMaxAgeMs: number;
   /** Size cap of the stream in bytes (STREAM_MAX_BYTES), -1 for none; the oldest are dropped beyond it. */
   streamMaxBytes: number;
+  /**
+   * How long JetStream remembers a Nats-Msg-Id (STREAM_DUPLICATE_WINDOW): a retry
+   * within it is stored once by JetStream itself; the fold deduplicates beyond it.
+   */
+  duplicateWindowMs: number;
 }
 
 export function readNatsSettings(settings: Settings): NatsSettings {
@@ -45,6 +47,10 @@ export function readNatsSettings(settings: Settings): NatsSettings {
       settings.optionalString('STREAM_MAX_BYTES') === undefined
         ? -1
         : settings.size('STREAM_MAX_BYTES', '-1', { min: 1_000_000 }),
+    duplicateWindowMs: settings.duration('STREAM_DUPLICATE_WINDOW', '2m', {
+      min: 1_000,
+      max: 3_600_000,
+    }),
   };
 }
 
@@ -130,7 +136,7 @@ function streamConfig(
     max_bytes: config.streamMaxBytes,
     num_replicas: config.replicas,
     // JetStream's own dedup of retried publishes (Nats-Msg-Id); the fold dedups beyond it.
-    duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+    duplicate_window: nanos(config.duplicateWindowMs),
     allow_direct: true,
   };
 }
@@ -161,13 +167,15 @@ async function ensureStream(
   if (
     c.max_age !== wanted.max_age ||
     c.max_bytes !== wanted.max_bytes ||
-    c.num_replicas !== wanted.num_replicas
+    c.num_replicas !== wanted.num_replicas ||
+    c.duplicate_window !== wanted.duplicate_window
   ) {
     await jsm.streams.update(name, {
       ...c,
       max_age: wanted.max_age!,
       max_bytes: wanted.max_bytes!,
       num_replicas: wanted.num_replicas!,
+      duplicate_window: wanted.duplicate_window!,
     });
     log.info('updated the limits of a stream', { stream: name });
   }

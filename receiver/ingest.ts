@@ -4,7 +4,7 @@
 import { Counter, type Registry } from 'prom-client';
 import { UnavailableError } from '../proto/http.ts';
 import type { Log } from '../proto/log.ts';
-import { DUPLICATE_WINDOW_MS, type NatsLink } from '../proto/nats.ts';
+import type { NatsLink } from '../proto/nats.ts';
 import { encodeSample, InputError, type Sample, SampleIds } from '../proto/sample.ts';
 import { sampleMsgId, sampleSubject } from '../proto/subjects.ts';
 import type { Folder } from './fold.ts';
@@ -50,9 +50,6 @@ export function createIngestCounters(registry: Registry): IngestCounters {
   };
 }
 
-/** Samples older than this may be replays beyond JetStream's memory (a margin for clock skew). */
-const REPLAY_AGE_MS = DUPLICATE_WINDOW_MS - 15_000;
-
 export interface Accepted {
   /** The sample's position in the samples stream (a gRPC subscriber can resume from it); null for a sample stored before. */
   seq: number | null;
@@ -73,7 +70,11 @@ export class Ingest {
     private readonly publisher: JetStreamPublisher,
     private readonly folder: Folder,
     private readonly redisReady: () => boolean,
-    private readonly timing: { horizonMs: number; maxClockSkewMs: number },
+    private readonly timing: {
+      horizonMs: number;
+      maxClockSkewMs: number;
+      duplicateWindowMs: number;
+    },
     private readonly counters: IngestCounters,
     private readonly log: Log,
   ) {}
@@ -107,8 +108,10 @@ export class Ingest {
     // a retry JetStream no longer remembers (a spool replayed after a long outage),
     // so only those cost this extra look-up.
     const now = Date.now();
+    // Older than this, a sample may be a replay beyond JetStream's memory (less a margin for clock skew).
+    const replayAge = Math.max(0, this.timing.duplicateWindowMs * 0.75);
     const folded = await Promise.all(
-      samples.map((s) => (now - s.time > REPLAY_AGE_MS ? this.folder.isFolded(s) : false)),
+      samples.map((s) => (now - s.time > replayAge ? this.folder.isFolded(s) : false)),
     ).catch(this.redisAway);
     const fresh = samples.filter((_, i) => !folded[i]);
     // One connection keeps publish order, so a batch lands in the stream in the order given.

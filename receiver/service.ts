@@ -34,7 +34,11 @@ export async function startReceiver(config: ReceiverConfig, log: Log): Promise<R
     publisher,
     folder,
     () => isRedisReady(redis),
-    { horizonMs: config.fold.horizonMs, maxClockSkewMs: config.limits.maxClockSkewMs },
+    {
+      horizonMs: config.fold.horizonMs,
+      maxClockSkewMs: config.limits.maxClockSkewMs,
+      duplicateWindowMs: config.nats.duplicateWindowMs,
+    },
     counters,
     log,
   );

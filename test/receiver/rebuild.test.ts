@@ -138,7 +138,13 @@ describe('rebuilding Redis from the stream', function () {
     await postSeries(host, t0, 0, 40);
     const log = createMemoryLog();
     const link: NatsLink = await connectNats(
-      { servers: [new URL(nats.url)], replicas: 1, streamMaxAgeMs: 86_400_000, streamMaxBytes: -1 },
+      {
+        servers: [new URL(nats.url)],
+        replicas: 1,
+        streamMaxAgeMs: 86_400_000,
+        streamMaxBytes: -1,
+        duplicateWindowMs: 120_000,
+      },
       'test',
       log,
     );
