@@ -1,9 +1,17 @@
 // The receiver's settings, read once at start (see .env.example for each one).
-import { type Env, readConfig, SHARED_DEFAULTS } from '../proto/config.ts';
+import {
+  ConfigError,
+  type Env,
+  readConfig,
+  type Settings,
+  SHARED_DEFAULTS,
+} from '../proto/config.ts';
 import { type NatsSettings, readNatsSettings } from '../proto/nats.ts';
 import { type RedisSettings, readRedisSettings } from '../proto/redis.ts';
 import { readRetention } from '../proto/retention.ts';
+import { type AccessSettings, parseTokenEntries, readTokenFile } from './access.ts';
 import type { FoldSettings } from './fold.ts';
+import type { GrowthSettings } from './limits.ts';
 
 export interface ReceiverConfig {
   /** Where the receiver listens; producers post to exactly this URL. */
@@ -16,7 +24,10 @@ export interface ReceiverConfig {
   gatewayUrl: URL;
 }
 
-export interface IngestLimits {
+/** What the receiver lets in: from whom, how large, how fast, and how much the store may grow. */
+export interface IngestLimits extends GrowthSettings {
+  /** Who may post (INGEST_TOKENS, INGEST_TOKENS_FILE); anyone when neither is set. */
+  access: AccessSettings;
   /** Largest body of one sample (MAX_BODY_BYTES). */
   maxBodyBytes: number;
   /** Largest body of a batch (MAX_BATCH_BYTES). */
@@ -47,8 +58,30 @@ export function readReceiverConfig(env?: Env): ReceiverConfig {
         maxMetricsPerSample: s.number('MAX_METRICS_PER_SAMPLE', 1000, { min: 1, integer: true }),
         bodyTimeoutMs: s.duration('BODY_TIMEOUT', '10s', { min: 100 }),
         maxClockSkewMs: s.duration('MAX_CLOCK_SKEW', '5m', { min: 0 }),
+        maxHosts: s.number('MAX_HOSTS', 10_000, { min: 0, integer: true }),
+        maxMetricsPerHost: s.number('MAX_METRICS_PER_HOST', 10_000, { min: 0, integer: true }),
+        access: readAccess(s),
       },
     }),
     env,
   );
+}
+
+function readAccess(s: Settings): AccessSettings {
+  const list = s.optionalString('INGEST_TOKENS');
+  const path = s.optionalString('INGEST_TOKENS_FILE');
+  let tokens: AccessSettings['tokens'] = [];
+  try {
+    tokens = list === undefined ? [] : parseTokenEntries(list, 'comma');
+  } catch (err) {
+    throw new ConfigError('INGEST_TOKENS', (err as Error).message);
+  }
+  if (list !== undefined && tokens.length === 0)
+    throw new ConfigError('INGEST_TOKENS', 'names no token');
+  if (path === undefined) return { tokens };
+  try {
+    return { tokens, file: readTokenFile(path) };
+  } catch (err) {
+    throw new ConfigError('INGEST_TOKENS_FILE', (err as Error).message);
+  }
 }

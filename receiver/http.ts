@@ -1,12 +1,14 @@
 // The receiver's HTTP face: POST one sample at RECEIVER_URL (the flat JSON of
 // DESIGN.md, host and time in headers), POST a batch at RECEIVER_URL/batch (how
-// agents catch up after an outage), and the health and metrics endpoints.
+// agents catch up after an outage), and the open health and metrics endpoints.
+// Ingest checks, in order: token, content type, host, body, time, store growth.
 import Router from '@koa/router';
 import Koa from 'koa';
 import { Gauge, Histogram, type Registry } from 'prom-client';
 import { errorMiddleware, logAppErrors, sendJson, timingMiddleware } from '../proto/http.ts';
 import type { Log } from '../proto/log.ts';
 import { openApiDocument } from '../proto/openapi/document.ts';
+import type { RedisClient } from '../proto/redis.ts';
 import {
   checkHost,
   checkMetrics,
@@ -17,9 +19,11 @@ import {
   parseTime,
   type Sample,
 } from '../proto/sample.ts';
+import { IngestAccess } from './access.ts';
 import { readBody, requireJson } from './body.ts';
 import type { IngestLimits } from './config.ts';
 import { type Accepted, type Ingest, type IngestCounters, newSampleId } from './ingest.ts';
+import { type Admission, GrowthLimits } from './limits.ts';
 
 export interface ReceiverDeps {
   path: string;
@@ -30,6 +34,12 @@ export interface ReceiverDeps {
   counters: IngestCounters;
   registry: Registry;
   readiness: () => Record<string, boolean>;
+  /**
+   * The store, for MAX_HOSTS and MAX_METRICS_PER_HOST (the fold's host list and
+   * metric sets). Only an app built to list its routes goes without: then those
+   * two limits are not checked, and the log says so.
+   */
+  redis?: RedisClient;
   log: Log;
 }
 
@@ -90,11 +100,38 @@ export function createReceiverApp(deps: ReceiverDeps): Koa {
     const named = ctx.get(HEADERS.host);
     return named ? checkHost(named, `header ${HEADERS.host}`) : peerHost(ctx);
   };
+  const hostSource = (ctx: Koa.Context): string =>
+    ctx.get(HEADERS.host)
+      ? `header ${HEADERS.host}`
+      : `the poster's address: no ${HEADERS.host} header`;
+
+  const access = new IngestAccess(limits.access, log);
+  const growth = deps.redis ? new GrowthLimits(deps.redis, limits) : null;
+  if (!growth && (limits.maxHosts > 0 || limits.maxMetricsPerHost > 0)) {
+    log.warn(
+      'MAX_HOSTS and MAX_METRICS_PER_HOST are not checked: this receiver has no Redis client',
+    );
+  }
+  const admit = (samples: Sample[]): Promise<Admission> | Admission =>
+    growth ? growth.admit(samples) : { refused: samples.map(() => null), settle: () => {} };
+  /** Accepts the samples let in, and lets the limits know they are no longer in flight. */
+  const acceptAdmitted = async (samples: Sample[], admission: Admission) => {
+    let accepted = false;
+    try {
+      const result = await ingest.accept(samples);
+      accepted = true;
+      return result;
+    } finally {
+      admission.settle(accepted);
+    }
+  };
 
   router.post(deps.path, async (ctx) => {
     counters.received.inc();
+    const grant = await access.authorize(ctx);
     requireJson(ctx);
     const host = headerHost(ctx);
+    grant.check(host, hostSource(ctx));
     const id = ctx.get(HEADERS.id);
     const time = ctx.get(HEADERS.time);
     const interval = ctx.get(HEADERS.interval);
@@ -109,7 +146,10 @@ export function createReceiverApp(deps: ReceiverDeps): Koa {
       ),
     };
     ingest.checkTime(sample);
-    const [accepted] = await ingest.accept([sample]);
+    const admission = await admit([sample]);
+    const refusal = admission.refused[0];
+    if (refusal) throw refusal;
+    const [accepted] = await acceptAdmitted([sample], admission);
     recordSpool(ctx, host);
     sendJson(ctx, 200, {
       accepted: 1,
@@ -120,6 +160,7 @@ export function createReceiverApp(deps: ReceiverDeps): Koa {
   });
 
   router.post(batchPath(deps.path), async (ctx) => {
+    const grant = await access.authorize(ctx);
     requireJson(ctx);
     const host = headerHost(ctx);
     const text = await readBody(ctx, limits.maxBatchBytes, limits.bodyTimeoutMs);
@@ -140,22 +181,43 @@ export function createReceiverApp(deps: ReceiverDeps): Koa {
       );
     }
     counters.received.inc(items.length);
-    const samples: Sample[] = [];
-    const positions: number[] = [];
+    const checked: Sample[] = [];
+    const checkedAt: number[] = [];
     const rejected: { index: number; error: string }[] = [];
+    const reject = (index: number, err: InputError) => {
+      counters.rejected.inc({ reason: err.reason });
+      rejected.push({ index, error: err.message });
+    };
     const now = Date.now();
     items.forEach((item, index) => {
       try {
         const sample = batchSample(item, host, limits.maxMetricsPerSample);
         ingest.checkTime(sample, now);
-        samples.push(sample);
-        positions.push(index);
+        checked.push(sample);
+        checkedAt.push(index);
       } catch (err) {
         if (!(err instanceof InputError)) throw err;
-        counters.rejected.inc({ reason: err.reason });
-        rejected.push({ index, error: err.message });
+        reject(index, err);
       }
     });
+    // A token bound to a host refuses the whole batch for one sample of another host:
+    // that is a misconfigured agent, and nothing of it is stored.
+    checked.forEach((sample, i) => {
+      grant.check(sample.host, `sample ${checkedAt[i]}`);
+    });
+    // Limits refuse sample by sample, as separate posts would be: the others still count.
+    const admission = await admit(checked);
+    const samples: Sample[] = [];
+    const positions: number[] = [];
+    checked.forEach((sample, i) => {
+      const refusal = admission.refused[i];
+      if (refusal) reject(checkedAt[i]!, refusal);
+      else {
+        samples.push(sample);
+        positions.push(checkedAt[i]!);
+      }
+    });
+    rejected.sort((a, b) => a.index - b.index);
     if (rejected.length > 0) {
       log.warn('batch had rejected samples', {
         host,
@@ -163,7 +225,9 @@ export function createReceiverApp(deps: ReceiverDeps): Koa {
         first: rejected[0]!.error,
       });
     }
-    const accepted: Accepted[] = samples.length > 0 ? await ingest.accept(samples) : [];
+    let accepted: Accepted[] = [];
+    if (samples.length > 0) accepted = await acceptAdmitted(samples, admission);
+    else admission.settle(false);
     recordSpool(ctx, host);
     sendJson(ctx, 200, {
       accepted: accepted.length,
@@ -198,6 +262,21 @@ export function createReceiverApp(deps: ReceiverDeps): Koa {
 
   app.use(errorMiddleware(log, (reason) => counters.rejected.inc({ reason })));
   app.use(timingMiddleware(durations));
+  // A request refused before its body was read (a wrong token, a wrong type): Node
+  // reads and drops the rest of the body, so that the client, still sending, gets
+  // the answer instead of a reset. Only a body of no stated length, or longer than
+  // any we accept, is cut off by closing the connection.
+  app.use(async (ctx, next) => {
+    try {
+      await next();
+    } catch (err) {
+      const length = ctx.request.length;
+      if (!ctx.req.complete && (length === undefined || length > limits.maxBatchBytes)) {
+        ctx.set('Connection', 'close');
+      }
+      throw err;
+    }
+  });
   app.use(router.routes());
   app.use(router.allowedMethods({ throw: true }));
   logAppErrors(app, log);
