@@ -1,11 +1,12 @@
 // Builds a running gateway: Redis reads over HTTP, the live feed and gRPC.
 // Stateless: any number of copies answer the same. main.ts wires it to the process.
 import type * as grpc from '@grpc/grpc-js';
-import { type Listener, listenHttp } from '../proto/http.ts';
+import type { Listener } from '../proto/http.ts';
 import type { Log } from '../proto/log.ts';
 import { connectNats, ensureIncidentsStream, ensureSamplesStream } from '../proto/nats.ts';
 import { RecordingStore } from '../proto/recording.ts';
 import { connectRedis, isRedisReady } from '../proto/redis.ts';
+import { listenWhileStarting } from '../proto/startup.ts';
 import { createRegistry, publishStats, scrapePipeline } from '../proto/stats.ts';
 import type { GatewayConfig } from './config.ts';
 import { LiveFeed } from './feed.ts';
@@ -23,77 +24,82 @@ export interface RunningGateway {
   stop(): Promise<void>;
 }
 
-export async function startGateway(config: GatewayConfig, log: Log): Promise<RunningGateway> {
-  const nats = await connectNats(config.nats, 'loadstar-gateway', log);
-  await ensureSamplesStream(nats.jsm, config.nats, log);
-  await ensureIncidentsStream(nats.jsm, config.nats, config.incidentRetentionMs, log);
-  const redis = await connectRedis(config.redis, 'loadstar-gateway', log);
-  const registry = createRegistry('gateway');
-  const read = new ReadModel(redis);
-  const feed = new LiveFeed(nats, log.child('feed'));
-  const statsField = `gateway:${process.pid}:${Date.now()}`;
-  const readiness = () => ({ nats: nats.isConnected(), redis: isRedisReady(redis) });
+export function startGateway(config: GatewayConfig, log: Log): Promise<RunningGateway> {
+  return listenWhileStarting(config.url, async (startup) => {
+    const nats = await connectNats(config.nats, 'loadstar-gateway', log);
+    startup.connected('nats');
+    await ensureSamplesStream(nats.jsm, config.nats, log);
+    await ensureIncidentsStream(nats.jsm, config.nats, config.incidentRetentionMs, log);
+    const redis = await connectRedis(config.redis, 'loadstar-gateway', log);
+    startup.connected('redis');
+    const registry = createRegistry('gateway');
+    const read = new ReadModel(redis);
+    const feed = new LiveFeed(nats, log.child('feed'));
+    const statsField = `gateway:${process.pid}:${Date.now()}`;
+    const readiness = () => ({ nats: nats.isConnected(), redis: isRedisReady(redis) });
 
-  const recording = new RecordingControl(
-    redis,
-    await RecordingStore.open(nats.nc, config.nats.replicas),
-    config.retention,
-    log.child('recording'),
-  );
-  await recording.start();
-  const app = createGatewayApp({
-    base: config.url.pathname,
-    redis,
-    read,
-    feed,
-    recording,
-    incidents: new IncidentReader(redis),
-    staleness: config.staleness,
-    retention: config.retention,
-    history: config.history,
-    maxTopics: config.maxTopics,
-    apiToken: config.apiToken,
-    receiverUrls: config.receiverUrls,
-    registry,
-    scrape: () => scrapePipeline(registry, redis, statsField),
-    readiness,
-    log,
-  });
-  const grpcServer: grpc.Server = createGrpcServer(config.grpc, {
-    read,
-    feed,
-    nats,
-    staleness: config.staleness,
-    registry,
-    log: log.child('grpc'),
-  });
-  const grpcPort = await bindGrpc(grpcServer, config.grpc.host, config.grpc.port);
-  const listener = await listenHttp(app.callback(), config.url);
-  const stopStats = publishStats(registry, redis, statsField, log);
-  const grpcAddress = `${config.grpc.host.includes(':') ? `[${config.grpc.host}]` : config.grpc.host}:${grpcPort}`;
-  log.info('serving', { http: listener.url.href, grpc: grpcAddress });
-  return {
-    url: listener.url,
-    grpcAddress,
-    listener,
-    feed,
-    async stop() {
-      await listener.close();
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          grpcServer.forceShutdown();
-          resolve();
-        }, 3_000);
-        grpcServer.tryShutdown(() => {
-          clearTimeout(timer);
-          resolve();
+    const recording = new RecordingControl(
+      redis,
+      await RecordingStore.open(nats.nc, config.nats.replicas),
+      config.retention,
+      log.child('recording'),
+    );
+    await recording.start();
+    const app = createGatewayApp({
+      base: config.url.pathname,
+      redis,
+      read,
+      feed,
+      recording,
+      incidents: new IncidentReader(redis),
+      staleness: config.staleness,
+      retention: config.retention,
+      history: config.history,
+      maxTopics: config.maxTopics,
+      apiToken: config.apiToken,
+      receiverUrls: config.receiverUrls,
+      registry,
+      scrape: () => scrapePipeline(registry, redis, statsField),
+      readiness,
+      log,
+    });
+    const grpcServer: grpc.Server = createGrpcServer(config.grpc, {
+      read,
+      feed,
+      nats,
+      staleness: config.staleness,
+      registry,
+      log: log.child('grpc'),
+    });
+    const grpcPort = await bindGrpc(grpcServer, config.grpc.host, config.grpc.port);
+    const { listener } = startup;
+    startup.serve(app.callback());
+    const stopStats = publishStats(registry, redis, statsField, log);
+    const grpcAddress = `${config.grpc.host.includes(':') ? `[${config.grpc.host}]` : config.grpc.host}:${grpcPort}`;
+    log.info('serving', { http: listener.url.href, grpc: grpcAddress });
+    return {
+      url: listener.url,
+      grpcAddress,
+      listener,
+      feed,
+      async stop() {
+        await listener.close();
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(() => {
+            grpcServer.forceShutdown();
+            resolve();
+          }, 3_000);
+          grpcServer.tryShutdown(() => {
+            clearTimeout(timer);
+            resolve();
+          });
         });
-      });
-      await feed.stop();
-      recording.stop();
-      await stopStats();
-      await nats.close();
-      redis.disconnect();
-    },
-  };
+        await feed.stop();
+        recording.stop();
+        await stopStats();
+        await nats.close();
+        redis.disconnect();
+      },
+    };
+  });
 }

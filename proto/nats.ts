@@ -91,7 +91,7 @@ export function natsConnectionOptions(config: NatsSettings, name: string): Conne
 }
 
 export async function connectNats(config: NatsSettings, name: string, log: Log): Promise<NatsLink> {
-  const nc = await connect(natsConnectionOptions(config, name));
+  const nc = await connectForever(natsConnectionOptions(config, name), log);
   let connected = true;
   log.info('connected to NATS', { server: nc.getServer() });
   (async () => {
@@ -118,6 +118,27 @@ export async function connectNats(config: NatsSettings, name: string, log: Log):
       if (!nc.isClosed()) await nc.drain().catch(() => nc.close());
     },
   };
+}
+
+/**
+ * The client waits out a server that is away by itself (waitOnFirstConnect), but
+ * gives up on one that refuses it (a wrong password, a revoked creds file). That
+ * is retried too, slower: the operator may fix the server rather than this service.
+ */
+async function connectForever(options: ConnectionOptions, log: Log): Promise<NatsConnection> {
+  let delayMs = 1_000;
+  for (;;) {
+    try {
+      return await connect(options);
+    } catch (err) {
+      log.warn('NATS refused the connection; retrying', {
+        error: (err as Error).message,
+        retryInMs: delayMs,
+      });
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      delayMs = Math.min(delayMs * 2, 15_000);
+    }
+  }
 }
 
 function streamConfig(

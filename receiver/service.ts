@@ -1,11 +1,12 @@
 // Builds a running receiver from its settings: connections, ingest, HTTP.
 // main.ts wires it to the process; tests build the same on their own ports.
 
-import { type Listener, listenHttp } from '../proto/http.ts';
+import type { Listener } from '../proto/http.ts';
 import type { Log } from '../proto/log.ts';
 import { connectNats, ensureSamplesStream } from '../proto/nats.ts';
 import { RecordingStore } from '../proto/recording.ts';
 import { connectRedis, isRedisReady } from '../proto/redis.ts';
+import { listenWhileStarting } from '../proto/startup.ts';
 import { createRegistry, publishStats } from '../proto/stats.ts';
 import type { ReceiverConfig } from './config.ts';
 import { Folder } from './fold.ts';
@@ -19,58 +20,64 @@ export interface RunningReceiver {
   stop(): Promise<void>;
 }
 
-export async function startReceiver(config: ReceiverConfig, log: Log): Promise<RunningReceiver> {
-  const nats = await connectNats(config.nats, 'loadstar-receiver', log);
-  await ensureSamplesStream(nats.jsm, config.nats, log);
-  const redis = await connectRedis(config.redis, 'loadstar-receiver', log);
-  const registry = createRegistry('receiver');
-  const counters = createIngestCounters(registry);
-  const folder = new Folder(redis, config.fold);
-  const recording = await RecordingStore.open(nats.nc, config.nats.replicas);
-  const stopWatch = await recording.watch((rules) => folder.useRules(rules), log);
-  const publisher = new JetStreamPublisher(nats.nc);
-  const ingest = new Ingest(
-    nats,
-    publisher,
-    folder,
-    () => isRedisReady(redis),
-    {
-      horizonMs: config.fold.horizonMs,
-      maxClockSkewMs: config.limits.maxClockSkewMs,
-      duplicateWindowMs: config.nats.duplicateWindowMs,
-    },
-    counters,
-    log,
-  );
-  const app = createReceiverApp({
-    path: config.url.pathname,
-    gatewayUrl: config.gatewayUrl,
-    limits: config.limits,
-    ingest,
-    counters,
-    registry,
-    readiness: () => ({ nats: nats.isConnected(), redis: isRedisReady(redis) }),
-    log,
+export function startReceiver(config: ReceiverConfig, log: Log): Promise<RunningReceiver> {
+  return listenWhileStarting(config.url, async (startup) => {
+    const nats = await connectNats(config.nats, 'loadstar-receiver', log);
+    startup.connected('nats');
+    await ensureSamplesStream(nats.jsm, config.nats, log);
+    const redis = await connectRedis(config.redis, 'loadstar-receiver', log);
+    startup.connected('redis');
+    const registry = createRegistry('receiver');
+    const counters = createIngestCounters(registry);
+    const folder = new Folder(redis, config.fold, config.redis);
+    const recording = await RecordingStore.open(nats.nc, config.nats.replicas);
+    const stopWatch = await recording.watch((rules) => folder.useRules(rules), log);
+    const publisher = new JetStreamPublisher(nats.nc);
+    const ingest = new Ingest(
+      nats,
+      publisher,
+      folder,
+      () => isRedisReady(redis),
+      {
+        horizonMs: config.fold.horizonMs,
+        maxClockSkewMs: config.limits.maxClockSkewMs,
+        duplicateWindowMs: config.nats.duplicateWindowMs,
+      },
+      counters,
+      log,
+    );
+    const app = createReceiverApp({
+      path: config.url.pathname,
+      gatewayUrl: config.gatewayUrl,
+      limits: config.limits,
+      ingest,
+      counters,
+      registry,
+      readiness: () => ({ nats: nats.isConnected(), redis: isRedisReady(redis) }),
+      redis,
+      log,
+    });
+    const { listener } = startup;
+    startup.serve(app.callback());
+    const stopStats = publishStats(
+      registry,
+      redis,
+      `receiver:${listener.url.host}:${process.pid}`,
+      log,
+    );
+    log.info('receiving samples', { url: listener.url.href });
+    return {
+      url: listener.url,
+      listener,
+      async stop() {
+        // Answer what is in flight first: each of those posts still needs NATS and Redis.
+        await listener.close();
+        publisher.close();
+        stopWatch();
+        await stopStats();
+        await nats.close();
+        redis.disconnect();
+      },
+    };
   });
-  const listener = await listenHttp(app.callback(), config.url);
-  const stopStats = publishStats(
-    registry,
-    redis,
-    `receiver:${listener.url.host}:${process.pid}`,
-    log,
-  );
-  log.info('receiving samples', { url: listener.url.href });
-  return {
-    url: listener.url,
-    listener,
-    async stop() {
-      // Answer what is in flight first: each of those posts still needs NATS and Redis.
-      await listener.close();
-      publisher.close();
-      stopWatch();
-      await stopStats();
-      await nats.close();
-      redis.disconnect();
-    },
-  };
 }

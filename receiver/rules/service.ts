@@ -2,16 +2,11 @@
 // evaluation loop, and a small HTTP face for health and metrics.
 import Router from '@koa/router';
 import Koa from 'koa';
-import {
-  errorMiddleware,
-  type Listener,
-  listenHttp,
-  logAppErrors,
-  sendJson,
-} from '../../proto/http.ts';
+import { errorMiddleware, type Listener, logAppErrors, sendJson } from '../../proto/http.ts';
 import type { Log } from '../../proto/log.ts';
 import { connectNats, ensureIncidentsStream, ensureSamplesStream } from '../../proto/nats.ts';
 import { connectRedis, isRedisReady } from '../../proto/redis.ts';
+import { listenWhileStarting } from '../../proto/startup.ts';
 import { createRegistry, publishStats } from '../../proto/stats.ts';
 import { JetStreamPublisher } from '../publish.ts';
 import type { RulesConfig } from './config.ts';
@@ -24,54 +19,64 @@ export interface RunningRules {
   stop(): Promise<void>;
 }
 
-export async function startRules(config: RulesConfig, log: Log): Promise<RunningRules> {
-  const nats = await connectNats(config.nats, 'loadstar-rules', log);
-  await ensureSamplesStream(nats.jsm, config.nats, log);
-  await ensureIncidentsStream(nats.jsm, config.nats, config.retentionMs, log);
-  const redis = await connectRedis(config.redis, 'loadstar-rules', log);
-  const registry = createRegistry('rules');
-  const publisher = new JetStreamPublisher(nats.nc);
-  const consumer = new RulesConsumer(
-    nats,
-    new RuleEvaluator(redis, config.rules, config.retentionMs),
-    publisher,
-    createRulesCounters(registry),
-    log,
-  );
-  consumer.start();
+export function startRules(config: RulesConfig, log: Log): Promise<RunningRules> {
+  return listenWhileStarting(config.url, async (startup) => {
+    const nats = await connectNats(config.nats, 'loadstar-rules', log);
+    startup.connected('nats');
+    await ensureSamplesStream(nats.jsm, config.nats, log);
+    await ensureIncidentsStream(nats.jsm, config.nats, config.retentionMs, log);
+    const redis = await connectRedis(config.redis, 'loadstar-rules', log);
+    startup.connected('redis');
+    const registry = createRegistry('rules');
+    const publisher = new JetStreamPublisher(nats.nc);
+    const consumer = new RulesConsumer(
+      nats,
+      new RuleEvaluator(redis, config.rules, config.retentionMs),
+      publisher,
+      createRulesCounters(registry),
+      log,
+    );
+    consumer.start();
 
-  const app = new Koa();
-  const router = new Router();
-  router.get('/healthz', (ctx) => sendJson(ctx, 200, { status: 'ok' }));
-  router.get('/readyz', (ctx) => {
-    const parts = { nats: nats.isConnected(), redis: isRedisReady(redis) };
-    const ready = parts.nats && parts.redis;
-    sendJson(ctx, ready ? 200 : 503, { ready, ...parts });
+    const app = new Koa();
+    const router = new Router();
+    router.get('/healthz', (ctx) => sendJson(ctx, 200, { status: 'ok' }));
+    router.get('/readyz', (ctx) => {
+      const parts = { nats: nats.isConnected(), redis: isRedisReady(redis) };
+      const ready = parts.nats && parts.redis;
+      sendJson(ctx, ready ? 200 : 503, { ready, ...parts });
+    });
+    router.get('/metrics', async (ctx) => {
+      ctx.type = registry.contentType;
+      ctx.body = await registry.metrics();
+    });
+    app.use(errorMiddleware(log));
+    app.use(router.routes());
+    logAppErrors(app, log);
+    const listener: Listener = startup.listener;
+    startup.serve(app.callback());
+    const stopStats = publishStats(
+      registry,
+      redis,
+      `rules:${listener.url.host}:${process.pid}`,
+      log,
+    );
+    log.info('evaluating incident rules', {
+      rules: config.rules.map((r) => r.name).join(','),
+      from: config.rulesFrom,
+      health: listener.url.href,
+    });
+    return {
+      url: listener.url,
+      consumer,
+      async stop() {
+        await consumer.stop();
+        publisher.close();
+        await listener.close();
+        await stopStats();
+        await nats.close();
+        redis.disconnect();
+      },
+    };
   });
-  router.get('/metrics', async (ctx) => {
-    ctx.type = registry.contentType;
-    ctx.body = await registry.metrics();
-  });
-  app.use(errorMiddleware(log));
-  app.use(router.routes());
-  logAppErrors(app, log);
-  const listener: Listener = await listenHttp(app.callback(), config.url);
-  const stopStats = publishStats(registry, redis, `rules:${listener.url.host}:${process.pid}`, log);
-  log.info('evaluating incident rules', {
-    rules: config.rules.map((r) => r.name).join(','),
-    from: config.rulesFrom,
-    health: listener.url.href,
-  });
-  return {
-    url: listener.url,
-    consumer,
-    async stop() {
-      await consumer.stop();
-      publisher.close();
-      await listener.close();
-      await stopStats();
-      await nats.close();
-      redis.disconnect();
-    },
-  };
 }

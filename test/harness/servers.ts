@@ -94,16 +94,46 @@ async function startServer(
   return server;
 }
 
-export function startNats(): Promise<ServerProcess> {
+/** What a nats-server asks of its clients; nothing by default. */
+export interface NatsAuth {
+  /** Every client must log in as this user with `pass` (`--user`, `--pass`). */
+  user?: string;
+  pass?: string;
+  /** Every client must give this token (`--auth`); not together with a user. */
+  token?: string;
+}
+
+/** A nats-server with JetStream; `url` never holds the credentials, so tests can put right or wrong ones in. */
+export function startNats(auth: NatsAuth = {}): Promise<ServerProcess> {
+  const login = [
+    ...(auth.user !== undefined ? ['--user', auth.user, '--pass', auth.pass ?? ''] : []),
+    ...(auth.token !== undefined ? ['--auth', auth.token] : []),
+  ];
   return startServer(
     'nats',
     'nats-server',
-    (port, dir) => ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir],
+    (port, dir) => ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir, ...login],
     'nats',
   );
 }
 
-export function startRedis(): Promise<ServerProcess> {
+/** What a redis-server asks of its clients; nothing by default. */
+export interface RedisAuth {
+  /** The default user's password (`--requirepass`). */
+  password?: string;
+  /** ACL users, each as a redis.conf `user` line without the word (`alice on >pw ~* &* +@all`). */
+  users?: string[];
+}
+
+/**
+ * A redis-server without persistence; `url` never holds the credentials.
+ * `options`: more redis.conf settings as arguments (`--replicaof 127.0.0.1 6379`).
+ */
+export function startRedis(auth: RedisAuth = {}, options: string[] = []): Promise<ServerProcess> {
+  const login = [
+    ...(auth.password !== undefined ? ['--requirepass', auth.password] : []),
+    ...(auth.users ?? []).flatMap((user) => ['--user', ...user.split(' ')]),
+  ];
   return startServer(
     'redis',
     'redis-server',
@@ -118,6 +148,8 @@ export function startRedis(): Promise<ServerProcess> {
       'no',
       '--dir',
       dir,
+      ...login,
+      ...options,
     ],
     'redis',
   );
