@@ -9,10 +9,30 @@ export type RedisClient = Redis | Cluster;
 
 export interface RedisSettings {
   urls: URL[];
+  /**
+   * Replicas that must hold a fold before it counts as done (REDIS_WAIT_REPLICAS,
+   * Redis's WAIT): a primary that dies right after a fold then loses nothing that
+   * was acknowledged. 1 on a Redis Cluster (several URLs), 0 on a single server.
+   */
+  replicaAcks: number;
+  /** How long a fold waits for those replicas (REDIS_WAIT_TIMEOUT); past it, it goes on and counts the shortfall. */
+  replicaAckTimeoutMs: number;
 }
 
 export function readRedisSettings(settings: Settings): RedisSettings {
-  return { urls: settings.urls('REDIS_URL', SHARED_DEFAULTS.REDIS_URL, ['redis:', 'rediss:']) };
+  const urls = settings.urls('REDIS_URL', SHARED_DEFAULTS.REDIS_URL, ['redis:', 'rediss:']);
+  return {
+    urls,
+    replicaAcks: settings.number('REDIS_WAIT_REPLICAS', urls.length > 1 ? 1 : 0, {
+      min: 0,
+      max: 5,
+      integer: true,
+    }),
+    replicaAckTimeoutMs: settings.duration('REDIS_WAIT_TIMEOUT', '500ms', {
+      min: 10,
+      max: 10_000,
+    }),
+  };
 }
 
 function nodeOptions(url: URL, name: string): RedisOptions {
@@ -38,7 +58,7 @@ function nodeOptions(url: URL, name: string): RedisOptions {
 
 /** Connects and resolves once the first connection is ready (it keeps trying until then). */
 export async function connectRedis(
-  config: RedisSettings,
+  config: Pick<RedisSettings, 'urls'>,
   name: string,
   log: Log,
 ): Promise<RedisClient> {

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { Cluster, type Result } from 'ioredis';
 import { keys } from '../proto/keys.ts';
 import { emptyRules, foldForm, type RecordingRules } from '../proto/recording.ts';
-import type { RedisClient } from '../proto/redis.ts';
+import type { RedisClient, RedisSettings } from '../proto/redis.ts';
 import type { Retention } from '../proto/retention.ts';
 import type { Sample } from '../proto/sample.ts';
 
@@ -57,13 +57,19 @@ const OUTCOMES: Record<number, FoldOutcome> = {
   [-1]: 'too_old',
 };
 
+/** How many replicas must hold a fold (see RedisSettings); none by default. */
+export type ReplicaAcks = Pick<RedisSettings, 'replicaAcks' | 'replicaAckTimeoutMs'>;
+
 export class Folder {
   /** All hosts' recording rules, for a host whose own copy is not in Redis yet (a new host). */
   private fallback = foldForm(emptyRules(), null);
+  /** Folds whose WAIT saw fewer replicas than asked (a replica down or slow): not lost, but not yet copied. */
+  unreplicated = 0;
 
   constructor(
     private readonly redis: RedisClient,
     private readonly settings: FoldSettings,
+    private readonly acks: ReplicaAcks = { replicaAcks: 0, replicaAckTimeoutMs: 0 },
   ) {
     redis.defineCommand('loadstarFoldHost', { lua: FOLD_HOST });
     redis.defineCommand('loadstarFoldLatest', { lua: FOLD_LATEST });
@@ -116,27 +122,42 @@ export class Folder {
     ];
     let outcome: number;
     if (this.oneScript) {
-      outcome = await this.redis.loadstarFold(
-        4,
+      const foldArgs = [
         keys.seen(sample.host),
         keys.latest,
         keys.hosts,
         keys.recordingAll,
         ...hostArgs,
         sample.host,
-      );
+      ];
+      outcome =
+        this.acks.replicaAcks > 0
+          ? ((await this.replicated(this.redis.pipeline().loadstarFold(4, ...foldArgs))) as number)
+          : await this.redis.loadstarFold(4, ...foldArgs);
     } else {
-      await this.redis.loadstarFoldLatest(
-        2,
-        keys.latest,
-        keys.hosts,
-        sample.host,
-        time,
-        interval,
-        packed,
+      await this.replicated(
+        this.redis
+          .pipeline()
+          .loadstarFoldLatest(2, keys.latest, keys.hosts, sample.host, time, interval, packed),
       );
-      outcome = await this.redis.loadstarFoldHost(1, keys.seen(sample.host), ...hostArgs);
+      outcome = (await this.replicated(
+        this.redis.pipeline().loadstarFoldHost(1, keys.seen(sample.host), ...hostArgs),
+      )) as number;
     }
     return OUTCOMES[outcome] ?? 'folded';
+  }
+
+  /**
+   * Runs a fold, followed on the same node by WAIT when replicas must hold it
+   * (Redis cannot WAIT inside a script). WAIT has no key: in a pipeline it goes to
+   * the node of the fold's keys, the one node whose replicas matter.
+   */
+  private async replicated(fold: ReturnType<RedisClient['pipeline']>): Promise<unknown> {
+    const { replicaAcks, replicaAckTimeoutMs } = this.acks;
+    if (replicaAcks > 0) fold.wait(replicaAcks, replicaAckTimeoutMs);
+    const answers = (await fold.exec()) ?? [];
+    for (const [err] of answers) if (err) throw err;
+    if (replicaAcks > 0 && Number(answers[1]?.[1]) < replicaAcks) this.unreplicated++;
+    return answers[0]?.[1];
   }
 }

@@ -61,6 +61,8 @@ export class Checkpointer {
     private readonly counters: CheckpointCounters,
     private readonly log: Log,
     private readonly everyMs: number,
+    /** Copies of the record in NATS (NATS_REPLICAS): it must outlive the NATS node that holds it. */
+    private readonly replicas = 1,
   ) {
     redis.defineCommand('loadstarRaiseCheckpoint', { numberOfKeys: 1, lua: RAISE });
   }
@@ -85,7 +87,7 @@ export class Checkpointer {
 
   /** Compares Redis's position with the record's, then rebuilds or moves both forward. Public for tests. */
   async check(): Promise<void> {
-    this.kv ??= await this.nats.js.views.kv(STORE_BUCKET, { history: 1 });
+    this.kv ??= await this.nats.js.views.kv(STORE_BUCKET, { history: 1, replicas: this.replicas });
     if (await this.redis.exists(keys.rebuilding)) return; // another copy is rebuilding
     const held = Number((await this.redis.get(keys.checkpoint)) ?? 0);
     const entry = await this.kv.get(CHECKPOINT_KEY);

@@ -2,11 +2,12 @@
 // HTTP face for health and metrics. main.ts wires it to the process.
 import Router from '@koa/router';
 import Koa from 'koa';
-import { errorMiddleware, type Listener, listenHttp, sendJson } from '../../proto/http.ts';
+import { errorMiddleware, type Listener, sendJson } from '../../proto/http.ts';
 import type { Log } from '../../proto/log.ts';
 import { connectNats, ensureSamplesStream } from '../../proto/nats.ts';
 import { RecordingStore } from '../../proto/recording.ts';
 import { connectRedis, isRedisReady } from '../../proto/redis.ts';
+import { listenWhileStarting } from '../../proto/startup.ts';
 import { createRegistry, publishStats } from '../../proto/stats.ts';
 import { Folder } from '../fold.ts';
 import { Checkpointer, createCheckpointCounters } from './checkpoint.ts';
@@ -21,69 +22,78 @@ export interface RunningStore {
   stop(): Promise<void>;
 }
 
-export async function startStore(config: StoreConfig, log: Log): Promise<RunningStore> {
-  const nats = await connectNats(config.nats, 'loadstar-consumer', log);
-  await ensureSamplesStream(nats.jsm, config.nats, log);
-  const redis = await connectRedis(config.redis, 'loadstar-consumer', log);
-  const registry = createRegistry('consumer');
-  const folder = new Folder(redis, config.fold);
-  const recording = await RecordingStore.open(nats.nc, config.nats.replicas);
-  const stopWatch = await recording.watch((rules) => folder.useRules(rules), log);
-  const consumer = new StoreConsumer(
-    nats,
-    folder,
-    () => isRedisReady(redis),
-    config.consumer,
-    createStoreCounters(registry),
-    log,
-  );
-  consumer.start();
-  const checkpointer = new Checkpointer(
-    nats,
-    redis,
-    folder,
-    recording,
-    createCheckpointCounters(registry),
-    log,
-    config.checkpointEveryMs,
-  );
-  checkpointer.start();
+export function startStore(config: StoreConfig, log: Log): Promise<RunningStore> {
+  return listenWhileStarting(config.url, async (startup) => {
+    const nats = await connectNats(config.nats, 'loadstar-consumer', log);
+    startup.connected('nats');
+    await ensureSamplesStream(nats.jsm, config.nats, log);
+    const redis = await connectRedis(config.redis, 'loadstar-consumer', log);
+    startup.connected('redis');
+    const registry = createRegistry('consumer');
+    const folder = new Folder(redis, config.fold, config.redis);
+    const recording = await RecordingStore.open(nats.nc, config.nats.replicas);
+    const stopWatch = await recording.watch((rules) => folder.useRules(rules), log);
+    const consumer = new StoreConsumer(
+      nats,
+      folder,
+      () => isRedisReady(redis),
+      config.consumer,
+      createStoreCounters(registry),
+      log,
+    );
+    consumer.start();
+    const checkpointer = new Checkpointer(
+      nats,
+      redis,
+      folder,
+      recording,
+      createCheckpointCounters(registry),
+      log,
+      config.checkpointEveryMs,
+      config.nats.replicas,
+    );
+    checkpointer.start();
 
-  const app = new Koa();
-  const router = new Router();
-  router.get('/healthz', (ctx) => sendJson(ctx, 200, { status: 'ok' }));
-  router.get('/readyz', (ctx) => {
-    const parts = { nats: nats.isConnected(), redis: isRedisReady(redis) };
-    const ready = parts.nats && parts.redis;
-    sendJson(ctx, ready ? 200 : 503, { ready, ...parts });
+    const app = new Koa();
+    const router = new Router();
+    router.get('/healthz', (ctx) => sendJson(ctx, 200, { status: 'ok' }));
+    router.get('/readyz', (ctx) => {
+      const parts = { nats: nats.isConnected(), redis: isRedisReady(redis) };
+      const ready = parts.nats && parts.redis;
+      sendJson(ctx, ready ? 200 : 503, { ready, ...parts });
+    });
+    router.get('/metrics', async (ctx) => {
+      ctx.type = registry.contentType;
+      ctx.body = await registry.metrics();
+    });
+    app.use(errorMiddleware(log));
+    app.use(router.routes());
+    const { listener } = startup;
+    startup.serve(app.callback());
+    const stopStats = publishStats(
+      registry,
+      redis,
+      `consumer:${listener.url.host}:${process.pid}`,
+      log,
+    );
+    log.info('folding samples into Redis', {
+      consumer: 'loadstar-store',
+      health: listener.url.href,
+    });
+    return {
+      url: listener.url,
+      consumer,
+      checkpointer,
+      listener,
+      async stop() {
+        await checkpointer.stop();
+        await consumer.stop();
+        stopWatch();
+        await listener.close();
+        await stopStats();
+        await nats.close();
+        redis.disconnect();
+      },
+    };
   });
-  router.get('/metrics', async (ctx) => {
-    ctx.type = registry.contentType;
-    ctx.body = await registry.metrics();
-  });
-  app.use(errorMiddleware(log));
-  app.use(router.routes());
-  const listener = await listenHttp(app.callback(), config.url);
-  const stopStats = publishStats(
-    registry,
-    redis,
-    `consumer:${listener.url.host}:${process.pid}`,
-    log,
-  );
-  log.info('folding samples into Redis', { consumer: 'loadstar-store', health: listener.url.href });
-  return {
-    url: listener.url,
-    consumer,
-    checkpointer,
-    listener,
-    async stop() {
-      await checkpointer.stop();
-      await consumer.stop();
-      stopWatch();
-      await listener.close();
-      await stopStats();
-      await nats.close();
-      redis.disconnect();
-    },
-  };
 }
