@@ -12,6 +12,7 @@ import type { RunningReceiver } from '../../receiver/service.ts';
 import { refold } from '../../receiver/store/refold.ts';
 import { eventually } from '../harness/eventually.ts';
 import { history, postSample, receiverOn, storeOn, uniqueName } from '../harness/pipeline.ts';
+import { runScript } from '../harness/processes.ts';
 import { removeDir, type ServerProcess, startNats, startRedis } from '../harness/servers.ts';
 
 describe('rebuilding Redis from the stream', function () {
@@ -167,5 +168,20 @@ describe('rebuilding Redis from the stream', function () {
       await link.close();
       client.disconnect();
     }
+  });
+
+  it('folds the stream again from the command line (npm run replay), changing nothing that is right', async () => {
+    const host = uniqueName('cli');
+    await postSeries(host, Date.now() - 50_000, 0, 10);
+    const before = await redis.hgetall(keys.hostMeta(host));
+    const run = runScript('receiver/store/replay.ts', {
+      NATS_URL: nats.url,
+      REDIS_URL: redisServer.url,
+      LOG_LEVEL: 'info',
+    });
+    expect(await run.exited).to.equal(0);
+    expect(run.output()).to.match(/replayed .*folded=0/);
+    expect(await redis.hgetall(keys.hostMeta(host))).to.deep.equal(before);
+    await expectComplete(host, 10);
   });
 });
