@@ -28,6 +28,8 @@ export interface ReceiverConfig {
 export interface IngestLimits extends GrowthSettings {
   /** Who may post (INGEST_TOKENS, INGEST_TOKENS_FILE); anyone when neither is set. */
   access: AccessSettings;
+  /** Most samples being stored at once (MAX_IN_FLIGHT); past it, 503 + Retry-After at once. */
+  maxInFlight: number;
   /** Largest body of one sample (MAX_BODY_BYTES). */
   maxBodyBytes: number;
   /** Largest body of a batch (MAX_BATCH_BYTES). */
@@ -58,6 +60,7 @@ export function readReceiverConfig(env?: Env): ReceiverConfig {
         maxMetricsPerSample: s.number('MAX_METRICS_PER_SAMPLE', 1000, { min: 1, integer: true }),
         bodyTimeoutMs: s.duration('BODY_TIMEOUT', '10s', { min: 100 }),
         maxClockSkewMs: s.duration('MAX_CLOCK_SKEW', '5m', { min: 0 }),
+        maxInFlight: s.number('MAX_IN_FLIGHT', 4000, { min: 1, integer: true }),
         maxHosts: s.number('MAX_HOSTS', 10_000, { min: 0, integer: true }),
         maxMetricsPerHost: s.number('MAX_METRICS_PER_HOST', 10_000, { min: 0, integer: true }),
         access: readAccess(s),

@@ -22,7 +22,13 @@ import {
 import { IngestAccess } from './access.ts';
 import { readBody, requireJson } from './body.ts';
 import type { IngestLimits } from './config.ts';
-import { type Accepted, type Ingest, type IngestCounters, newSampleId } from './ingest.ts';
+import {
+  type Accepted,
+  type Ingest,
+  type IngestCounters,
+  newSampleId,
+  type Room,
+} from './ingest.ts';
 import { type Admission, GrowthLimits } from './limits.ts';
 
 export interface ReceiverDeps {
@@ -126,12 +132,23 @@ export function createReceiverApp(deps: ReceiverDeps): Koa {
     }
   };
 
-  router.post(deps.path, async (ctx) => {
+  // The room an ingest request holds among MAX_IN_FLIGHT (taken in the handler,
+  // after the token check), given back however the request ends.
+  const releaseRoom: Koa.Middleware = async (ctx, next) => {
+    try {
+      await next();
+    } finally {
+      (ctx.state.room as Room | undefined)?.release();
+    }
+  };
+
+  router.post(deps.path, releaseRoom, async (ctx) => {
     counters.received.inc();
     const grant = await access.authorize(ctx);
     requireJson(ctx);
     const host = headerHost(ctx);
     grant.check(host, hostSource(ctx));
+    ctx.state.room = ingest.admit();
     const id = ctx.get(HEADERS.id);
     const time = ctx.get(HEADERS.time);
     const interval = ctx.get(HEADERS.interval);
@@ -159,10 +176,12 @@ export function createReceiverApp(deps: ReceiverDeps): Koa {
     });
   });
 
-  router.post(batchPath(deps.path), async (ctx) => {
+  router.post(batchPath(deps.path), releaseRoom, async (ctx) => {
     const grant = await access.authorize(ctx);
     requireJson(ctx);
     const host = headerHost(ctx);
+    const room = ingest.admit();
+    ctx.state.room = room;
     const text = await readBody(ctx, limits.maxBatchBytes, limits.bodyTimeoutMs);
     let body: unknown;
     try {
@@ -181,6 +200,7 @@ export function createReceiverApp(deps: ReceiverDeps): Koa {
       );
     }
     counters.received.inc(items.length);
+    room.grow(items.length);
     const checked: Sample[] = [];
     const checkedAt: number[] = [];
     const rejected: { index: number; error: string }[] = [];

@@ -16,6 +16,7 @@ export interface IngestCounters {
   published: Counter<never>;
   duplicates: Counter<never>;
   folded: Counter<never>;
+  busy: Counter<never>;
 }
 
 export function createIngestCounters(registry: Registry): IngestCounters {
@@ -47,6 +48,11 @@ export function createIngestCounters(registry: Registry): IngestCounters {
       labelNames: [],
       registers: [registry],
     }),
+    busy: new Counter({
+      name: 'loadstar_receiver_busy_total',
+      help: 'Requests answered 503 because MAX_IN_FLIGHT samples were being stored already',
+      registers: [registry],
+    }),
   };
 }
 
@@ -57,6 +63,13 @@ export interface Accepted {
   duplicate: boolean;
 }
 
+/** Room a request holds among MAX_IN_FLIGHT samples; released once it is answered. */
+export interface Room {
+  /** Holds room for `total` samples in all; throws (503) when there is none. */
+  grow(total: number): void;
+  release(): void;
+}
+
 const ids = new SampleIds();
 
 /** An id for a sample posted without one (such a post cannot be deduplicated if retried). */
@@ -65,6 +78,9 @@ export function newSampleId(): string {
 }
 
 export class Ingest {
+  /** Samples being published and folded right now. */
+  private inFlight = 0;
+
   constructor(
     private readonly nats: NatsLink,
     private readonly publisher: JetStreamPublisher,
@@ -74,6 +90,8 @@ export class Ingest {
       horizonMs: number;
       maxClockSkewMs: number;
       duplicateWindowMs: number;
+      /** Most samples being stored at once (MAX_IN_FLIGHT); past it, 503 at once. */
+      maxInFlight: number;
     },
     private readonly counters: IngestCounters,
     private readonly log: Log,
@@ -95,6 +113,38 @@ export class Ingest {
         'too_old',
       );
     }
+  }
+
+  /**
+   * Takes room for a request's samples, or refuses it at the door (503) while
+   * MAX_IN_FLIGHT samples are being checked and stored: under more load than
+   * NATS and Redis take, queueing more only grows memory and lets every request
+   * time out (then all are retried, and nothing gets through). A quick 503 keeps
+   * what is in flight fast; agents keep the rest in their spools and come back.
+   * Taken before the body is read (as one sample), grown once a batch is parsed.
+   */
+  admit(samples = 1): Room {
+    let held = 0;
+    const take = (more: number) => {
+      // A request alone always gets in, however large: a batch must never be refused for ever.
+      if (this.inFlight > held && this.inFlight + more > this.timing.maxInFlight) {
+        this.counters.busy.inc();
+        throw new UnavailableError(
+          `the receiver is storing ${this.inFlight - held} samples already (MAX_IN_FLIGHT ${this.timing.maxInFlight}); nothing was accepted, retry later`,
+          1,
+        );
+      }
+      this.inFlight += more;
+      held += more;
+    };
+    take(samples);
+    return {
+      grow: (total) => take(Math.max(0, total - held)),
+      release: () => {
+        this.inFlight -= held;
+        held = 0;
+      },
+    };
   }
 
   /** Publishes and folds every sample; resolves only when all are durable and visible. */

@@ -42,6 +42,7 @@ export function startReceiver(config: ReceiverConfig, log: Log): Promise<Running
         horizonMs: config.fold.horizonMs,
         maxClockSkewMs: config.limits.maxClockSkewMs,
         duplicateWindowMs: config.nats.duplicateWindowMs,
+        maxInFlight: config.limits.maxInFlight,
       },
       counters,
       log,

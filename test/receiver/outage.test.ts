@@ -27,6 +27,40 @@ describe('receiver during an outage', function () {
   const post = () =>
     postSample(receiver.url, { cpu: 1 }, { 'Loadstar-Host': uniqueName('outage') });
 
+  it('answers 503 at once past MAX_IN_FLIGHT samples being stored, and stores the ones in flight', async () => {
+    const small = await receiverOn({
+      NATS_URL: nats.url,
+      REDIS_URL: redis.url,
+      MAX_IN_FLIGHT: '1',
+    });
+    const host = uniqueName('busy');
+    const postTo = (id: string) =>
+      postSample(small.url, { cpu: 2 }, { 'Loadstar-Host': host, 'Loadstar-Sample-Id': id });
+    // A paused Redis holds the first sample's fold in flight.
+    redis.process.kill('SIGSTOP');
+    let first: ReturnType<typeof postTo> | undefined;
+    try {
+      first = postTo('first');
+      const busy = await eventually(async () => {
+        const res = await postTo('second');
+        expect(res.status).to.equal(503);
+        return res;
+      });
+      expect(busy.body.error).to.include('MAX_IN_FLIGHT');
+      expect(busy.headers.get('retry-after')).to.equal('1');
+    } finally {
+      redis.process.kill('SIGCONT');
+    }
+    try {
+      expect((await first).status).to.equal(200);
+      expect((await postTo('second')).status).to.equal(200);
+      const metrics = await fetch(new URL('/metrics', small.url)).then((r) => r.text());
+      expect(metrics).to.match(/^loadstar_receiver_busy_total(\{[^}]*\})? [1-9]/m);
+    } finally {
+      await small.stop();
+    }
+  });
+
   it('answers 503 with Retry-After while NATS is down, and 200 once it is back', async () => {
     expect((await post()).status).to.equal(200);
     await nats.stop();
