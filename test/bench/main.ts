@@ -1,6 +1,7 @@
 // `npm run bench [-- --quick]`: starts its own nats-server, redis-server and
 // loadstar services on loopback, measures ingest, query, gRPC delivery and the
 // producer's footprint, and prints one table. Stops everything it started, by PID.
+// `-- --cluster` measures 1 against 2 copies of the services instead (scale-out.ts).
 import { availableParallelism } from 'node:os';
 import { METRICS_PER_BODY, QUERY_TOPICS, sampleBodies } from './bodies.ts';
 import { compareWithCeiling, type Side } from './compare.ts';
@@ -12,6 +13,7 @@ import { CpuMeter } from './proc-stat.ts';
 import { Processes } from './processes.ts';
 import { measureProducer, type ProducerFigures } from './producer-footprint.ts';
 import { type BenchResults, renderNotes, renderTableOf } from './report.ts';
+import { runScaleOut } from './scale-out.ts';
 import { startCeiling, startLoadstar } from './services.ts';
 import { StoreBacklog } from './store-backlog.ts';
 
@@ -211,7 +213,8 @@ process.on('exit', () => processes.killAllNow());
 
 const started = Date.now();
 try {
-  await run(options, plan, processes);
+  if (options.cluster) process.stdout.write(`\n${await runScaleOut(plan, processes)}\n\n`);
+  else await run(options, plan, processes);
   step(`bench took ${((Date.now() - started) / 1000).toFixed(0)} s`);
 } catch (err) {
   // Once interrupted, a phase failing because its processes went is expected, not news.

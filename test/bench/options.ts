@@ -4,6 +4,8 @@
 export interface BenchOptions {
   /** `--quick`: every phase shortened, to check that the bench works, not to quote. */
   quick: boolean;
+  /** `--cluster`: 1 against 2 copies of the receiver and the storage consumer, instead of the rest. */
+  cluster: boolean;
 }
 
 export interface BenchPlan {
@@ -34,12 +36,13 @@ export interface BenchPlan {
   historyMaxMs: number;
 }
 
-const USAGE = 'usage: npm run bench [-- --quick]';
+const USAGE = 'usage: npm run bench [-- --quick] [--cluster]';
 
 export function parseOptions(args: readonly string[]): BenchOptions {
-  const options: BenchOptions = { quick: false };
+  const options: BenchOptions = { quick: false, cluster: false };
   for (const arg of args) {
     if (arg === '--quick') options.quick = true;
+    else if (arg === '--cluster') options.cluster = true;
     else throw new Error(`unknown argument '${arg}'; ${USAGE}`);
   }
   return options;
