@@ -28,6 +28,9 @@ const BACKLOG_HOSTS = 200;
 const PUBLISH_IN_FLIGHT = 500;
 /** Folds timed in Redis for the per-script cost. */
 const SCRIPT_CALLS = 5_000;
+/** Hosts and 5-second samples per host folded to weigh Redis memory (2,000 samples: 2 h 47 min). */
+const MEMORY_HOSTS = 10;
+const MEMORY_SAMPLES_PER_HOST = 2_000;
 
 interface Copy {
   child: Child;
@@ -284,6 +287,8 @@ interface ScriptCosts {
   whole: number;
   /** µs per call of the cross-host part alone (the one call per sample that, on a Redis Cluster, always lands on the slot of {loadstar}). */
   latest: number;
+  /** Redis memory per folded sample, by kind of key. */
+  memory: Map<string, number>;
 }
 
 /** Redis's own time per script call, from INFO commandstats: no client or network in it. */
@@ -333,18 +338,67 @@ async function measureScripts(redisUrl: string): Promise<ScriptCosts> {
         }),
       ),
     );
-    return { whole, latest };
+    const memory = await weigh(redis, folder);
+    return { whole, latest, memory };
   } finally {
     redis.disconnect();
   }
 }
 
+/**
+ * Redis memory per sample, by kind of key (MEMORY USAGE), for hosts folding one
+ * every 5 s as agents at INTERVAL=5 do: raw points, one-minute aggregates, the
+ * dedup record (seen, stored), and the rest (latest values, metric set, meta).
+ */
+async function weigh(redis: Redis, folder: Folder): Promise<Map<string, number>> {
+  const start = Date.now() - MEMORY_SAMPLES_PER_HOST * 5_000;
+  for (let h = 0; h < MEMORY_HOSTS; h++) {
+    await Promise.all(
+      Array.from({ length: MEMORY_SAMPLES_PER_HOST }, (_, i) =>
+        folder.fold({
+          host: `bench-memory-${h}`,
+          id: `m${i}`,
+          time: start + i * 5_000,
+          interval: 5,
+          metrics: JSON.parse(sampleBodies(1, h * 100_000 + i)[0]!) as Record<string, number>,
+        }),
+      ),
+    );
+  }
+  const bytes = new Map<string, number>();
+  for (let h = 0; h < MEMORY_HOSTS; h++) {
+    const prefix = `ls:{bench-memory-${h}}:`;
+    for (const key of await redis.keys(`${prefix}*`)) {
+      const suffix = key.slice(prefix.length);
+      const kind = suffix.startsWith('raw:')
+        ? 'raw history'
+        : suffix.startsWith('1m:')
+          ? 'one-minute aggregates'
+          : suffix === 'seen' || suffix === 'stored'
+            ? 'dedup and stored ids'
+            : 'latest values, metric set, meta';
+      const size = Number(await redis.memory('USAGE', key, 'SAMPLES', '0'));
+      bytes.set(kind, (bytes.get(kind) ?? 0) + size);
+    }
+  }
+  const samples = MEMORY_HOSTS * MEMORY_SAMPLES_PER_HOST;
+  return new Map([...bytes].map(([kind, b]) => [kind, b / samples]));
+}
+
 function renderScripts(costs: ScriptCosts): string {
+  const perDay = (bytes: number) => `${((bytes * 17_280) / 2 ** 20).toFixed(1)} MiB`;
+  const total = [...costs.memory.values()].reduce((a, b) => a + b, 0);
   return renderTable(
-    ['redis-server time per call (20 metrics)', 'µs'],
+    ['redis-server, per sample of 20 metrics', 'per sample', 'per host-day at INTERVAL=5'],
     [
-      ['fold, one script (single server)', costs.whole.toFixed(1)],
-      ['cross-host part alone (on a Cluster: always the {loadstar} slot)', costs.latest.toFixed(1)],
+      ['time per call: fold, one script (single server)', `${costs.whole.toFixed(1)} µs`, ''],
+      [
+        'time per call: cross-host part alone (on a Cluster: the {loadstar} slot)',
+        `${costs.latest.toFixed(1)} µs`,
+        '',
+      ],
+      ...[...costs.memory].map(([kind, b]) => [`memory: ${kind}`, `${count(b)} B`, perDay(b)]),
+      ['memory: all', `${count(total)} B`, perDay(total)],
     ],
   );
 }
