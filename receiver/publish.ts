@@ -25,6 +25,7 @@ export class JetStreamPublisher {
   private readonly subscription: Subscription;
   private readonly sweeper: NodeJS.Timeout;
   private counter = 0;
+  private closed = false;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -36,6 +37,24 @@ export class JetStreamPublisher {
     });
     this.sweeper = setInterval(() => this.sweep(), Math.min(250, timeoutMs));
     this.sweeper.unref();
+    void this.failOnDisconnect();
+  }
+
+  /**
+   * An answer sent to a dropped connection never arrives (nats.js does not replay
+   * replies), so the publishes in flight fail at once rather than at their
+   * deadline: the receiver answers 503 now and the agent retries on another
+   * receiver, where the Nats-Msg-Id keeps a publish that was stored after all once.
+   */
+  private async failOnDisconnect(): Promise<void> {
+    for await (const status of this.nc.status()) {
+      if (this.closed) return;
+      if (status.type !== 'disconnect') continue;
+      for (const waiting of this.waiting.values()) {
+        waiting.reject(new Error('the NATS connection dropped before JetStream acknowledged'));
+      }
+      this.waiting.clear();
+    }
   }
 
   /** Publishes with a Nats-Msg-Id; rejects when JetStream does not acknowledge within the timeout. */
@@ -55,6 +74,7 @@ export class JetStreamPublisher {
   }
 
   close(): void {
+    this.closed = true;
     clearInterval(this.sweeper);
     this.subscription.unsubscribe();
     for (const waiting of this.waiting.values()) waiting.reject(new Error('publisher closed'));
