@@ -75,6 +75,10 @@ export async function connectRedis(
         enableOfflineQueue: false,
         enableAutoPipelining: true,
         clusterRetryStrategy: (attempt) => Math.min(100 * attempt, 2_000),
+        // ioredis follows a MOVED by itself only for a lone command: after a failover,
+        // pipelines (a fold with its WAIT, autopipelined reads) kept going to the old
+        // node for ever. Reading the slot map every second ends that within a second.
+        slotsRefreshInterval: 1_000,
         lazyConnect: true,
       },
     );

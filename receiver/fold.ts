@@ -47,6 +47,9 @@ return fold_host({KEYS[1]}, ARGV)
 
 export type FoldSettings = Retention;
 
+/** How long folds go without WAIT after one found a replica missing. */
+const SKIP_WAIT_MS = 10_000;
+
 /** folded: into latest values and history; unrecorded: into latest values only (recording paused or wiped). */
 export type FoldOutcome = 'folded' | 'unrecorded' | 'duplicate' | 'too_old';
 
@@ -65,6 +68,8 @@ export class Folder {
   private fallback = foldForm(emptyRules(), null);
   /** Folds whose WAIT saw fewer replicas than asked (a replica down or slow): not lost, but not yet copied. */
   unreplicated = 0;
+  /** Until when folds skip WAIT, after one found a replica missing. */
+  private skipWaitUntil = 0;
 
   constructor(
     private readonly redis: RedisClient,
@@ -154,10 +159,18 @@ export class Folder {
    */
   private async replicated(fold: ReturnType<RedisClient['pipeline']>): Promise<unknown> {
     const { replicaAcks, replicaAckTimeoutMs } = this.acks;
-    if (replicaAcks > 0) fold.wait(replicaAcks, replicaAckTimeoutMs);
+    // WAIT holds the node's one connection until it returns: with a replica gone
+    // (lost, or not yet back after a failover) every fold would wait the full
+    // timeout, one after the other, and ingest would crawl for every host. A short
+    // WAIT therefore pauses waiting for a while, and the shortfall is counted.
+    const waiting = replicaAcks > 0 && Date.now() >= this.skipWaitUntil;
+    if (waiting) fold.wait(replicaAcks, replicaAckTimeoutMs);
     const answers = (await fold.exec()) ?? [];
     for (const [err] of answers) if (err) throw err;
-    if (replicaAcks > 0 && Number(answers[1]?.[1]) < replicaAcks) this.unreplicated++;
+    if (replicaAcks > 0 && (!waiting || Number(answers[1]?.[1]) < replicaAcks)) {
+      this.unreplicated++;
+      if (waiting) this.skipWaitUntil = Date.now() + SKIP_WAIT_MS;
+    }
     return answers[0]?.[1];
   }
 }
