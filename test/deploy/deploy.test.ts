@@ -1,18 +1,8 @@
 // Checks deploy/ with the tools that will run it, so the files cannot rot: the
 // systemd units, the NATS cluster, the Redis Cluster recipe and haproxy, started
 // for real on free loopback ports, and the compose file. Stops what it starts, by PID.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import {
-  copyFileSync,
-  cpSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  writeFileSync,
-} from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseEnv } from 'node:util';
@@ -21,108 +11,30 @@ import { Cluster } from 'ioredis';
 import { connect, type NatsConnection } from 'nats';
 import { parse as parseYaml } from 'yaml';
 import { SAMPLES_STREAM } from '../../proto/subjects.ts';
+import {
+  createRedisCluster,
+  DEPLOY,
+  type DeployedServer,
+  has,
+  type Launched,
+  launch,
+  read,
+  relocate,
+  run,
+  startNatsCluster,
+  startRedisNodes,
+} from '../harness/deploy-cluster.ts';
 import { eventually } from '../harness/eventually.ts';
 import { gatewayOn, getJson, postSample, receiverOn, uniqueName } from '../harness/pipeline.ts';
 import { REPO } from '../harness/processes.ts';
-import { freePort, removeDir } from '../harness/servers.ts';
+import { removeDir } from '../harness/servers.ts';
 
-const DEPLOY = join(REPO, 'deploy');
 const UNITS = join(DEPLOY, 'systemd');
 const ENV_DIR = join(UNITS, 'env');
 const NODE_SERVICES = ['receiver', 'consumer', 'rules', 'gateway'] as const;
 
-const read = (file: string) => readFileSync(file, 'utf8');
-const has = (binary: string) =>
-  spawnSync('sh', ['-c', `command -v ${binary}`], {
-    env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin` },
-  }).status === 0;
 const envFile = (name: string) => parseEnv(read(join(ENV_DIR, name))) as Record<string, string>;
 const portOf = (url: string) => Number(new URL(url).port);
-
-/** Processes this file started, so that an interrupted run still stops them (by PID). */
-const running = new Set<ChildProcess>();
-const killRunning = () => {
-  for (const child of running) child.kill('SIGKILL');
-};
-
-interface Launched {
-  child: ChildProcess;
-  output(): string;
-  stop(): Promise<void>;
-}
-
-function launch(command: string, args: string[]): Launched {
-  const child = spawn(command, args, {
-    env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin` },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  running.add(child);
-  let output = '';
-  const keep = (d: Buffer) => {
-    // Only the tail matters (for an error message); servers may log a lot.
-    output = (output + d.toString()).slice(-4_000);
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  const exited = new Promise<void>((done) => child.once('exit', () => done()));
-  child.once('exit', () => running.delete(child));
-  return {
-    child,
-    output: () => output,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
-}
-
-function run(command: string, args: string[]): { status: number | null; output: string } {
-  const result = spawnSync(command, args, {
-    encoding: 'utf8',
-    timeout: 60_000,
-    env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin` },
-  });
-  return { status: result.status, output: `${result.stdout ?? ''}${result.stderr ?? ''}`.trim() };
-}
-
-/**
- * The deploy files name fixed loopback ports (the layout of deploy/README.md);
- * tests move every one to a free port. `ports` is shared by files that must
- * agree (the three NATS nodes' routes).
- */
-async function relocate(
-  text: string,
-  ports: Map<number, number>,
-  pattern = /(127\.0\.0\.1:|\bport |cluster-port )(\d+)\b/g,
-): Promise<string> {
-  for (const match of text.matchAll(pattern)) {
-    const fixed = Number(match[2]);
-    if (!ports.has(fixed)) ports.set(fixed, await freePort());
-  }
-  return text.replace(pattern, (_, prefix: string, port: string) => {
-    return `${prefix}${ports.get(Number(port))}`;
-  });
-}
-
-/** Replaces `from` by `to`, and fails when the file no longer holds `from` (it changed under the test). */
-function swap(text: string, from: string, to: string): string {
-  expect(text, `the file no longer holds '${from}'`).to.include(from);
-  return text.replaceAll(from, to);
-}
-
-function portAnswers(port: number): Promise<void> {
-  return new Promise((done, fail) => {
-    const socket = createConnection({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      done();
-    });
-    socket.once('error', () => fail(new Error(`nothing answers on ${port} yet`)));
-  });
-}
 
 interface ProxiedServer {
   backend: string;
@@ -161,19 +73,15 @@ describe('deploy/: the files an operator installs', function () {
     return dir;
   };
 
-  const started: Launched[] = [];
+  const started: (Launched | DeployedServer)[] = [];
   const start = (command: string, args: string[]) => {
     const launched = launch(command, args);
     started.push(launched);
     return launched;
   };
 
-  before(() => {
-    process.once('exit', killRunning);
-  });
   after(async () => {
     await Promise.all(started.map((s) => s.stop()));
-    process.removeListener('exit', killRunning);
     for (const dir of dirs) removeDir(dir);
   });
 
@@ -338,15 +246,9 @@ describe('deploy/: the files an operator installs', function () {
     });
 
     it('starts 3 NATS nodes that elect a JetStream leader and keep a stream on all three', async () => {
-      const dir = tempDir('nats');
-      const nodes: Launched[] = [];
-      for (const n of [1, 2, 3]) {
-        let conf = await relocate(read(join(DEPLOY, 'nats', `node-${n}.conf`)), natsPorts);
-        conf = swap(conf, `/var/lib/nats/node-${n}`, join(dir, `node-${n}`));
-        writeFileSync(join(dir, `node-${n}.conf`), conf);
-        natsUrls.push(`nats://127.0.0.1:${natsPorts.get(4221 + n)}`);
-        nodes.push(start('nats-server', ['-c', join(dir, `node-${n}.conf`)]));
-      }
+      const nodes = await startNatsCluster(tempDir('nats'), natsPorts);
+      started.push(...nodes);
+      natsUrls.push(...nodes.map((node) => node.url));
       // Every node answers JetStream requests once the cluster has a meta leader.
       for (const url of natsUrls) {
         const nc = await eventually(() => connect({ servers: new URL(url).host, timeout: 1_000 }), {
@@ -378,34 +280,19 @@ describe('deploy/: the files an operator installs', function () {
     });
 
     it('forms a Redis Cluster of 3 primaries and 3 replicas with create.sh, once', async () => {
-      const dir = tempDir('redis');
-      const include = 'include /etc/redis/loadstar-cluster.conf';
-      for (const fixed of [7000, 7001, 7002, 7003, 7004, 7005]) {
-        const node = join(dir, String(fixed));
-        let conf = read(join(DEPLOY, 'redis-cluster', `redis-${fixed}.conf`));
-        conf = swap(conf, include, `include ${join(DEPLOY, 'redis-cluster', 'cluster.conf')}`);
-        conf = swap(conf, `/var/lib/redis/${fixed}`, node);
-        conf = swap(conf, `/run/redis-${fixed}/`, `${node}/`);
-        conf = await relocate(conf, redisPorts);
-        mkdirSync(node, { recursive: true });
-        writeFileSync(join(dir, `redis-${fixed}.conf`), conf);
-        start('redis-server', [join(dir, `redis-${fixed}.conf`)]);
-        redisUrls.push(`redis://127.0.0.1:${redisPorts.get(fixed)}`);
-      }
-      for (const url of redisUrls) {
-        await eventually(() => portAnswers(portOf(url)), { timeoutMs: 10_000, intervalMs: 50 });
-      }
-      const nodes = redisUrls.map((u) => new URL(u).host);
-      const created = run(join(DEPLOY, 'redis-cluster', 'create.sh'), nodes);
+      const nodes = await startRedisNodes(tempDir('redis'), redisPorts);
+      started.push(...nodes);
+      redisUrls.push(...nodes.map((node) => node.url));
+      const created = createRedisCluster(nodes);
       expect(created.status, created.output).to.equal(0);
       expect(created.output).to.include('Redis Cluster ready');
       for (const node of nodes) {
-        const info = run('redis-cli', ['-p', node.split(':')[1]!, 'cluster', 'info']).output;
+        const info = run('redis-cli', ['-p', String(node.port), 'cluster', 'info']).output;
         expect(info).to.include('cluster_state:ok');
         expect(info).to.match(/cluster_size:3\b/);
         expect(info).to.match(/cluster_known_nodes:6\b/);
       }
-      const again = run(join(DEPLOY, 'redis-cluster', 'create.sh'), nodes);
+      const again = createRedisCluster(nodes);
       expect(again.status, again.output).to.equal(0);
       expect(again.output).to.include('nothing to do');
     });

@@ -3,7 +3,9 @@
 // AGENT_EVERY_MS with its own id and a counter `seq`. Every sample is written to
 // the agent's "created" log (the full sample, one JSON line) once it is in the
 // spool, so the suite knows exactly what was created, across kill -9 and restarts.
-// GET /status on STATUS_URL tells what each agent created, sent and holds.
+// GET /status on STATUS_URL tells what each agent created, sent and holds;
+// /status?since=<epoch ms> adds the longest time each agent went without an
+// acknowledgement (a 200) since then.
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
@@ -35,6 +37,42 @@ interface Agent {
   createdLog: string;
   next: number;
   created: number;
+  /** When acknowledgements arrived (to a tick), for the last ACKS_KEPT_MS. */
+  acks: number[];
+  acked: number;
+}
+
+/** Acknowledgements are noticed to this precision. */
+const ACK_TICK_MS = 20;
+const ACKS_KEPT_MS = 15 * 60_000;
+
+/** Notes when each agent's sender got a 200 (its sent count grew), so ack gaps can be measured. */
+function watchAcks(agents: Agent[]): void {
+  setInterval(() => {
+    const now = Date.now();
+    for (const agent of agents) {
+      if (agent.sender.counters.sent === agent.acked) continue;
+      agent.acked = agent.sender.counters.sent;
+      agent.acks.push(now);
+      while (agent.acks[0]! < now - ACKS_KEPT_MS) agent.acks.shift();
+    }
+  }, ACK_TICK_MS);
+}
+
+/**
+ * The longest stretch after `since` in which the agent waited for a 200: between
+ * two acknowledgements (the first may precede `since`), or from the last one to
+ * now while samples wait in its spool.
+ */
+function longestAckGapMs(agent: Agent, since: number): number {
+  const now = Date.now();
+  let longest = 0;
+  for (let i = 1; i < agent.acks.length; i++) {
+    if (agent.acks[i]! > since) longest = Math.max(longest, agent.acks[i]! - agent.acks[i - 1]!);
+  }
+  const last = agent.acks.at(-1);
+  if (last !== undefined && agent.spool.depth > 0) longest = Math.max(longest, now - last);
+  return longest;
 }
 
 /** The samples an agent's created log holds. */
@@ -69,7 +107,7 @@ async function openAgent(index: number, { dir, receivers }: AgentSettings): Prom
     log,
   );
   sender.start();
-  return { host, spool, sender, createdLog, next, created: logged.length };
+  return { host, spool, sender, createdLog, next, created: logged.length, acks: [], acked: 0 };
 }
 
 async function produce(agent: Agent, everyMs: number): Promise<void> {
@@ -101,7 +139,16 @@ async function main(): Promise<void> {
       log,
     );
     sender.start();
-    agents.push({ host: 'replay', spool, sender, createdLog: replayFile, next: 0, created: 0 });
+    agents.push({
+      host: 'replay',
+      spool,
+      sender,
+      createdLog: replayFile,
+      next: 0,
+      created: 0,
+      acks: [],
+      acked: 0,
+    });
   } else {
     for (let i = 0; i < count; i++) agents.push(await openAgent(i, config));
     // Staggered, so the agents do not all post in the same millisecond.
@@ -118,7 +165,9 @@ async function main(): Promise<void> {
       );
     });
   }
-  createServer((_req, res) => {
+  watchAcks(agents);
+  createServer((req, res) => {
+    const since = new URL(req.url ?? '/', statusUrl).searchParams.get('since');
     res.setHeader('content-type', 'application/json');
     res.end(
       JSON.stringify({
@@ -129,6 +178,7 @@ async function main(): Promise<void> {
           rejected: a.sender.counters.rejected,
           retries: a.sender.counters.retries,
           spooled: a.spool.depth,
+          ...(since === null ? {} : { longest_ack_gap_ms: longestAckGapMs(a, Number(since)) }),
         })),
       }),
     );

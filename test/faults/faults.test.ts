@@ -6,11 +6,10 @@
 // FAULT_ROUNDS=20 runs each fault 20 times.
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type * as grpc from '@grpc/grpc-js';
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import { connect, type NatsConnection } from 'nats';
-import { createLoadstarClient, type LoadstarClient, type SampleEvent } from '../../proto/grpc.ts';
+import { createLoadstarClient, type LoadstarClient } from '../../proto/grpc.ts';
 import { keys } from '../../proto/keys.ts';
 import { createMemoryLog } from '../../proto/log.ts';
 import { connectNats } from '../../proto/nats.ts';
@@ -19,6 +18,7 @@ import { Folder } from '../../receiver/fold.ts';
 import { refold } from '../../receiver/store/refold.ts';
 import { eventually } from '../harness/eventually.ts';
 import { outOfOrder, readAgents, tally } from './invariants.ts';
+import { Acknowledged, Subscriber } from './observers.ts';
 import { FaultPipeline, type PartName } from './pipeline.ts';
 
 const ROUNDS = Number(process.env.FAULT_ROUNDS ?? 1);
@@ -42,75 +42,6 @@ interface Row {
 
 const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Sums what the agents report as delivered, across their restarts (a counter that went down restarted from 0). */
-class Acknowledged {
-  private total = 0;
-  private last = 0;
-  private timer?: NodeJS.Timeout;
-
-  constructor(private readonly url: string) {}
-
-  start(): void {
-    this.timer = setInterval(() => void this.poll(), 250);
-  }
-
-  stop(): void {
-    clearInterval(this.timer);
-  }
-
-  async poll(): Promise<number> {
-    try {
-      const body = (await (
-        await fetch(this.url, { signal: AbortSignal.timeout(1_000) })
-      ).json()) as { agents: { sent: number }[] };
-      const now = body.agents.reduce((sum, a) => sum + a.sent, 0);
-      this.total += now >= this.last ? now - this.last : now;
-      this.last = now;
-    } catch {
-      // The agents are down or stopped (those faults): nothing to add; a restart shows as a counter that went down.
-    }
-    return this.total;
-  }
-}
-
-/** A gRPC subscriber to one host that reconnects from its last position after every error. */
-class Watcher {
-  readonly seqs: number[] = [];
-  private last = 0;
-  private stream?: grpc.ClientReadableStream<SampleEvent>;
-  private stopped = false;
-  reconnects = 0;
-
-  constructor(
-    private readonly client: LoadstarClient,
-    private readonly host: string,
-  ) {}
-
-  start(): void {
-    if (this.stopped) return;
-    const stream = this.client.Subscribe({
-      hosts: [this.host],
-      topics: ['seq'],
-      from_seq: this.last === 0 ? 1 : this.last + 1,
-    });
-    this.stream = stream;
-    stream.on('data', (e: SampleEvent) => {
-      this.last = Number(e.seq);
-      this.seqs.push(e.metrics.seq!);
-    });
-    stream.on('error', () => {
-      if (this.stopped) return;
-      this.reconnects++;
-      setTimeout(() => this.start(), 500);
-    });
-  }
-
-  stop(): void {
-    this.stopped = true;
-    this.stream?.cancel();
-  }
-}
-
 describe('faults', function () {
   this.timeout(0);
   let pipeline: FaultPipeline;
@@ -118,7 +49,7 @@ describe('faults', function () {
   let nc: NatsConnection;
   let acked: Acknowledged;
   let client: LoadstarClient;
-  let watcher: Watcher;
+  let subscriber: Subscriber;
   const rows: Row[] = [];
   const partitionProblem = FaultPipeline.canPartition();
 
@@ -140,8 +71,8 @@ describe('faults', function () {
     acked = new Acknowledged(pipeline.urls.status);
     acked.start();
     client = createLoadstarClient(pipeline.urls.grpc);
-    watcher = new Watcher(client, 'fault-agent-0');
-    watcher.start();
+    subscriber = new Subscriber([client], ['fault-agent-0']);
+    subscriber.start();
     // A steady state to start from: every agent's samples arriving.
     await eventually(async () => expect(await lagMs()).to.be.below(LAG_LIMIT_MS), {
       timeoutMs: 60_000,
@@ -151,7 +82,7 @@ describe('faults', function () {
 
   after(async function () {
     this.timeout(120_000);
-    watcher?.stop();
+    subscriber?.stop();
     client?.close();
     acked?.stop();
     printTable(rows);
@@ -389,14 +320,15 @@ describe('faults', function () {
   it('gave a gRPC subscriber that resumes from its last position every sample of its host, once, in order', async function () {
     this.timeout(120_000);
     const created = readAgents(pipeline.agentsDir, AGENTS)[0]!.created.map((s) => s.metrics.seq!);
-    await eventually(() => expect(watcher.seqs.length).to.be.at.least(created.length), {
+    const seqs = () => subscriber.seqsOf('fault-agent-0');
+    await eventually(() => expect(seqs().length).to.be.at.least(created.length), {
       timeoutMs: 30_000,
       intervalMs: 250,
     });
-    const firstSeen = [...new Set(watcher.seqs)];
+    const firstSeen = [...new Set(seqs())];
     expect(firstSeen.slice(0, created.length)).to.deep.equal([...created].sort((a, b) => a - b));
     process.stderr.write(
-      `  gRPC subscriber: ${watcher.seqs.length} events, ${watcher.reconnects} reconnects, ${watcher.seqs.length - firstSeen.length} repeated\n`,
+      `  gRPC subscriber: ${seqs().length} events, ${subscriber.reconnects} reconnects, ${seqs().length - firstSeen.length} repeated\n`,
     );
   });
 });

@@ -3,9 +3,9 @@
 // exactly once, the stream holds each host's samples in order, and a gRPC
 // subscriber that reconnects from its last position missed nothing.
 import { join } from 'node:path';
-import type { Redis } from 'ioredis';
 import { DeliverPolicy, type NatsConnection } from 'nats';
 import { keys } from '../../proto/keys.ts';
+import type { RedisClient } from '../../proto/redis.ts';
 import { decodeSample, type Sample } from '../../proto/sample.ts';
 import { SAMPLES_STREAM } from '../../proto/subjects.ts';
 import { readCreated } from './agents.ts';
@@ -34,8 +34,8 @@ export interface Tally {
   details: string[];
 }
 
-/** Compares what the agents created up to now with Redis. */
-export async function tally(redis: Redis, records: HostRecord[]): Promise<Tally> {
+/** Compares what the agents created up to now with Redis (one server or a Redis Cluster). */
+export async function tally(redis: RedisClient, records: HostRecord[]): Promise<Tally> {
   const result: Tally = { created: 0, lost: 0, duplicated: 0, latestWrong: 0, details: [] };
   for (const { host, created } of records) {
     result.created += created.length;
@@ -69,8 +69,9 @@ export async function tally(redis: Redis, records: HostRecord[]): Promise<Tally>
 
 /**
  * Hosts whose samples sit out of order in the stream (by first occurrence: a
- * retried publish beyond the duplicate window may repeat one). Reads the whole
- * stream once, up to its last position when the read starts.
+ * retried publish beyond the duplicate window may repeat one), each with where
+ * its first misplaced sample sits. Reads the whole stream once, up to its last
+ * position when the read starts.
  */
 export async function outOfOrder(nc: NatsConnection, hosts: string[]): Promise<string[]> {
   const last = (await (await nc.jetstreamManager()).streams.info(SAMPLES_STREAM)).state.last_seq;
@@ -84,7 +85,7 @@ export async function outOfOrder(nc: NatsConnection, hosts: string[]): Promise<s
   const watched = new Set(hosts);
   const newest = new Map<string, number>();
   const seen = new Map<string, Set<number>>();
-  const wrong = new Set<string>();
+  const wrong = new Map<string, string>();
   const deadline = setTimeout(() => void messages.close(), 90_000);
   try {
     for await (const msg of messages) {
@@ -94,7 +95,10 @@ export async function outOfOrder(nc: NatsConnection, hosts: string[]): Promise<s
         const mine = seen.get(sample.host) ?? new Set<number>();
         seen.set(sample.host, mine);
         if (!mine.has(seq)) {
-          if (seq < (newest.get(sample.host) ?? -1)) wrong.add(sample.host);
+          const before = newest.get(sample.host) ?? -1;
+          if (seq < before && !wrong.has(sample.host)) {
+            wrong.set(sample.host, `seq ${seq} at position ${msg.seq}, after seq ${before}`);
+          }
           mine.add(seq);
           newest.set(sample.host, Math.max(seq, newest.get(sample.host) ?? -1));
         }
@@ -105,5 +109,5 @@ export async function outOfOrder(nc: NatsConnection, hosts: string[]): Promise<s
     clearTimeout(deadline);
     await messages.close();
   }
-  return [...wrong];
+  return [...wrong].map(([host, where]) => `${host}: ${where}`);
 }

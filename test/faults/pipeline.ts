@@ -30,7 +30,8 @@ export type PartName =
 const GROUP = { receiver: 47_001, consumer: 47_002 } as const;
 
 export interface Part {
-  name: PartName;
+  /** A PartName, or a copy of one (`receiver-2`) where several run. */
+  name: string;
   pid(): number;
   signal(signal: NodeJS.Signals): void;
   /** Waits until it answers again (after a restart or a SIGCONT). */
@@ -42,12 +43,13 @@ export interface Part {
   exited(): Promise<void>;
 }
 
-class NodePart implements Part {
+/** A service (main.ts) or the agents as their own node process, ready once its URL answers 200. */
+export class NodePart implements Part {
   private child?: ChildProcess;
   private lines: string[] = [];
 
   constructor(
-    readonly name: PartName,
+    readonly name: string,
     private readonly file: string,
     private readonly env: Record<string, string>,
     private readonly readyUrl: string,
