@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import { connect, type NatsConnection } from 'nats';
 import { keys } from '../../proto/keys.ts';
 import { encodeSample, type Sample } from '../../proto/sample.ts';
-import { sampleMsgId, sampleSubject } from '../../proto/subjects.ts';
+import { SAMPLES_STREAM, sampleMsgId, sampleSubject } from '../../proto/subjects.ts';
 import { Folder } from '../../receiver/fold.ts';
 import { freePort } from '../harness/servers.ts';
 import { sampleBodies } from './bodies.ts';
@@ -133,7 +133,9 @@ export async function runScaleOut(plan: BenchPlan, processes: Processes): Promis
     }
     step('redis: time spent per fold script call (INFO commandstats)');
     const scripts = await measureScripts(servers.redis.url);
-    return `${render(layouts, drains)}\n\n${renderScripts(scripts)}`;
+    const stream = await (await nc.jetstreamManager()).streams.info(SAMPLES_STREAM);
+    const perMessage = stream.state.bytes / Math.max(1, stream.state.messages);
+    return `${render(layouts, drains)}\n\n${renderScripts(scripts)}\n\nJetStream: ${count(perMessage)} bytes per sample stored in the stream (20 metrics), ${((perMessage * 17_280) / 2 ** 20).toFixed(1)} MiB per host-day at INTERVAL=5, per replica`;
   } finally {
     await nc.close();
     await backlog.close();
