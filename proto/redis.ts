@@ -2,13 +2,18 @@
 // the seed nodes of a Redis Cluster. Commands fail fast while Redis is away (the
 // caller answers 503 or retries); the connection itself reconnects forever.
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
-import { type Settings, SHARED_DEFAULTS } from './config.ts';
+import { ConfigError, type Settings, SHARED_DEFAULTS } from './config.ts';
 import type { Log } from './log.ts';
 
 export type RedisClient = Redis | Cluster;
 
 export interface RedisSettings {
   urls: URL[];
+  /**
+   * Set when REDIS_URL names Sentinels (`redis-sentinel://host:26379/<primary name>`,
+   * comma separated): ioredis asks them for the current primary, and again after a failover.
+   */
+  sentinel?: { primaryName: string };
   /**
    * Replicas that must hold a fold before it counts as done (REDIS_WAIT_REPLICAS,
    * Redis's WAIT): a primary that dies right after a fold then loses nothing that
@@ -20,10 +25,29 @@ export interface RedisSettings {
 }
 
 export function readRedisSettings(settings: Settings): RedisSettings {
-  const urls = settings.urls('REDIS_URL', SHARED_DEFAULTS.REDIS_URL, ['redis:', 'rediss:']);
+  const urls = settings.urls('REDIS_URL', SHARED_DEFAULTS.REDIS_URL, [
+    'redis:',
+    'rediss:',
+    'redis-sentinel:',
+  ]);
+  const sentinels = urls.filter((u) => u.protocol === 'redis-sentinel:');
+  let sentinel: RedisSettings['sentinel'];
+  if (sentinels.length > 0) {
+    const names = new Set(sentinels.map((u) => decodeURIComponent(u.pathname.slice(1))));
+    const [primaryName] = names;
+    if (sentinels.length !== urls.length || names.size !== 1 || !primaryName) {
+      throw new ConfigError(
+        'REDIS_URL',
+        'Sentinels are named all alike, with the primary they watch: redis-sentinel://host:26379/<name>,redis-sentinel://host2:26379/<name>',
+      );
+    }
+    sentinel = { primaryName };
+  }
   return {
     urls,
-    replicaAcks: settings.number('REDIS_WAIT_REPLICAS', urls.length > 1 ? 1 : 0, {
+    sentinel,
+    // A Cluster or a Sentinel set has replicas to wait for; a single server has none.
+    replicaAcks: settings.number('REDIS_WAIT_REPLICAS', urls.length > 1 || sentinel ? 1 : 0, {
       min: 0,
       max: 5,
       integer: true,
@@ -58,13 +82,25 @@ function nodeOptions(url: URL, name: string): RedisOptions {
 
 /** Connects and resolves once the first connection is ready (it keeps trying until then). */
 export async function connectRedis(
-  config: Pick<RedisSettings, 'urls'>,
+  config: Pick<RedisSettings, 'urls' | 'sentinel'>,
   name: string,
   log: Log,
 ): Promise<RedisClient> {
   const [first, ...rest] = config.urls;
   let client: RedisClient;
-  if (rest.length === 0) {
+  if (config.sentinel) {
+    // The password of the URL is the data nodes' (the Sentinels themselves take none here).
+    const { host: _h, port: _p, db: _d, ...options } = nodeOptions(first!, name);
+    client = new Redis({
+      ...options,
+      sentinels: config.urls.map((u) => ({
+        host: u.hostname.replace(/^\[|\]$/g, ''),
+        port: u.port ? Number(u.port) : 26379,
+      })),
+      name: config.sentinel.primaryName,
+      lazyConnect: true,
+    });
+  } else if (rest.length === 0) {
     client = new Redis({ ...nodeOptions(first!, name), lazyConnect: true });
   } else {
     const { retryStrategy: _ignored, host: _h, port: _p, ...options } = nodeOptions(first!, name);

@@ -21,6 +21,13 @@ describe('a bad setting stops a service at start', function () {
       'http://127.0.0.1:4222',
       'must start with nats:// or tls://',
     ],
+    [
+      'consumer',
+      'receiver/store/main.ts',
+      'REDIS_URL',
+      'redis-sentinel://127.0.0.1:26379',
+      'with the primary they watch',
+    ],
     ['producer', 'producer/main.ts', 'INTERVAL', '-1', 'below the minimum'],
     ['producer', 'producer/main.ts', 'HOST', 'my host', 'does not match'],
   ] as const) {
