@@ -1,8 +1,7 @@
 // Builds a running rules consumer: connections, the incidents stream, the
 // evaluation loop, and a small HTTP face for health and metrics.
-import Router from '@koa/router';
-import Koa from 'koa';
-import { errorMiddleware, type Listener, logAppErrors, sendJson } from '../../proto/http.ts';
+import { createHealthApp } from '../../proto/health.ts';
+import type { Listener } from '../../proto/http.ts';
 import type { Log } from '../../proto/log.ts';
 import { connectNats, ensureIncidentsStream, ensureSamplesStream } from '../../proto/nats.ts';
 import { connectRedis, isRedisReady } from '../../proto/redis.ts';
@@ -38,21 +37,11 @@ export function startRules(config: RulesConfig, log: Log): Promise<RunningRules>
     );
     consumer.start();
 
-    const app = new Koa();
-    const router = new Router();
-    router.get('/healthz', (ctx) => sendJson(ctx, 200, { status: 'ok' }));
-    router.get('/readyz', (ctx) => {
-      const parts = { nats: nats.isConnected(), redis: isRedisReady(redis) };
-      const ready = parts.nats && parts.redis;
-      sendJson(ctx, ready ? 200 : 503, { ready, ...parts });
-    });
-    router.get('/metrics', async (ctx) => {
-      ctx.type = registry.contentType;
-      ctx.body = await registry.metrics();
-    });
-    app.use(errorMiddleware(log));
-    app.use(router.routes());
-    logAppErrors(app, log);
+    const app = createHealthApp(
+      registry,
+      () => ({ nats: nats.isConnected(), redis: isRedisReady(redis) }),
+      log,
+    );
     const listener: Listener = startup.listener;
     startup.serve(app.callback());
     const stopStats = publishStats(

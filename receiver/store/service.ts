@@ -1,8 +1,7 @@
 // Builds a running storage consumer: connections, the fold loop, and a small
 // HTTP face for health and metrics. main.ts wires it to the process.
-import Router from '@koa/router';
-import Koa from 'koa';
-import { errorMiddleware, type Listener, sendJson } from '../../proto/http.ts';
+import { createHealthApp } from '../../proto/health.ts';
+import type { Listener } from '../../proto/http.ts';
 import type { Log } from '../../proto/log.ts';
 import { connectNats, ensureSamplesStream } from '../../proto/nats.ts';
 import { RecordingStore } from '../../proto/recording.ts';
@@ -54,20 +53,11 @@ export function startStore(config: StoreConfig, log: Log): Promise<RunningStore>
     );
     checkpointer.start();
 
-    const app = new Koa();
-    const router = new Router();
-    router.get('/healthz', (ctx) => sendJson(ctx, 200, { status: 'ok' }));
-    router.get('/readyz', (ctx) => {
-      const parts = { nats: nats.isConnected(), redis: isRedisReady(redis) };
-      const ready = parts.nats && parts.redis;
-      sendJson(ctx, ready ? 200 : 503, { ready, ...parts });
-    });
-    router.get('/metrics', async (ctx) => {
-      ctx.type = registry.contentType;
-      ctx.body = await registry.metrics();
-    });
-    app.use(errorMiddleware(log));
-    app.use(router.routes());
+    const app = createHealthApp(
+      registry,
+      () => ({ nats: nats.isConnected(), redis: isRedisReady(redis) }),
+      log,
+    );
     const { listener } = startup;
     startup.serve(app.callback());
     const stopStats = publishStats(

@@ -299,43 +299,11 @@ export class FaultPipeline {
 
   /** Whether iptables can cut one process group's connections here (root, and the owner match). */
   static canPartition(): string | null {
+    // A rule no process matches (port 9, an unused group), put in and taken out again.
+    const probe = dropRule('9', 47_999);
     try {
-      execFileSync(
-        'iptables',
-        [
-          '-I',
-          'OUTPUT',
-          '-p',
-          'tcp',
-          '--dport',
-          '9',
-          '-m',
-          'owner',
-          '--gid-owner',
-          '47999',
-          '-j',
-          'DROP',
-        ],
-        { stdio: 'pipe' },
-      );
-      execFileSync(
-        'iptables',
-        [
-          '-D',
-          'OUTPUT',
-          '-p',
-          'tcp',
-          '--dport',
-          '9',
-          '-m',
-          'owner',
-          '--gid-owner',
-          '47999',
-          '-j',
-          'DROP',
-        ],
-        { stdio: 'pipe' },
-      );
+      execFileSync('iptables', ['-I', ...probe], { stdio: 'pipe' });
+      execFileSync('iptables', ['-D', ...probe], { stdio: 'pipe' });
       return null;
     } catch (err) {
       return `iptables cannot cut connections here (${(err as Error).message.split('\n')[0]}): run as root with the iptables package`;
@@ -345,19 +313,7 @@ export class FaultPipeline {
   /** Drops every packet `from` sends to `to`'s port, until the returned heal is called. */
   partition(from: 'receiver' | 'consumer', to: 'nats-server' | 'redis-server'): () => void {
     const port = String(to === 'nats-server' ? this.nats.port : this.redis.port);
-    const rule = [
-      'OUTPUT',
-      '-p',
-      'tcp',
-      '--dport',
-      port,
-      '-m',
-      'owner',
-      '--gid-owner',
-      String(GROUP[from]),
-      '-j',
-      'DROP',
-    ];
+    const rule = dropRule(port, GROUP[from]);
     execFileSync('iptables', ['-I', ...rule]);
     let healed = false;
     return () => {
@@ -366,4 +322,21 @@ export class FaultPipeline {
       execFileSync('iptables', ['-D', ...rule]);
     };
   }
+}
+
+/** The iptables OUTPUT rule dropping what processes of group `gid` send to a loopback port. */
+function dropRule(port: string, gid: number): string[] {
+  return [
+    'OUTPUT',
+    '-p',
+    'tcp',
+    '--dport',
+    port,
+    '-m',
+    'owner',
+    '--gid-owner',
+    String(gid),
+    '-j',
+    'DROP',
+  ];
 }
