@@ -194,22 +194,7 @@ async function checkQuery(url: string): Promise<void> {
 const options = parseOptions(process.argv.slice(2));
 const plan = planFor(options);
 const processes = new Processes();
-let interrupted = false;
-const interrupt = (signal: NodeJS.Signals) => {
-  if (interrupted) {
-    processes.killAllNow();
-    process.exit(130);
-  }
-  interrupted = true;
-  step(`${signal}: stopping every process the bench started`);
-  void processes
-    .exited(3_000)
-    .then(() => processes.stopAll())
-    .finally(() => process.exit(130));
-};
-process.on('SIGINT', interrupt);
-process.on('SIGTERM', interrupt);
-process.on('exit', () => processes.killAllNow());
+const interrupted = processes.stopOnSignals('the bench', step);
 
 const started = Date.now();
 try {
@@ -218,7 +203,7 @@ try {
   step(`bench took ${((Date.now() - started) / 1000).toFixed(0)} s`);
 } catch (err) {
   // Once interrupted, a phase failing because its processes went is expected, not news.
-  if (!interrupted)
+  if (!interrupted())
     process.stderr.write(
       `bench failed: ${err instanceof Error ? (err.stack ?? err.message) : err}\n`,
     );

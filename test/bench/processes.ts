@@ -127,6 +127,29 @@ export class Processes {
     return this.stopping;
   }
 
+  /**
+   * Ctrl-C or SIGTERM stops every child and exits 130 (a second signal kills them
+   * at once); any exit kills what is left. Returns whether a signal came.
+   */
+  stopOnSignals(who: string, say: (message: string) => void): () => boolean {
+    let interrupted = false;
+    const interrupt = (signal: NodeJS.Signals) => {
+      if (interrupted) {
+        this.killAllNow();
+        process.exit(130);
+      }
+      interrupted = true;
+      say(`${signal}: stopping every process ${who} started`);
+      void this.exited(3_000)
+        .then(() => this.stopAll())
+        .finally(() => process.exit(130));
+    };
+    process.on('SIGINT', interrupt);
+    process.on('SIGTERM', interrupt);
+    process.on('exit', () => this.killAllNow());
+    return () => interrupted;
+  }
+
   /** Last resort when the bench itself exits: SIGKILL by PID, synchronously. */
   killAllNow(): void {
     const processes = [

@@ -238,22 +238,7 @@ async function run(options: SoakOptions, processes: Processes): Promise<SoakRun>
 
 const options = parseOptions(process.argv.slice(2));
 const processes = new Processes();
-let interrupted = false;
-const interrupt = (signal: NodeJS.Signals) => {
-  if (interrupted) {
-    processes.killAllNow();
-    process.exit(130);
-  }
-  interrupted = true;
-  step(`${signal}: stopping every process the soak started`);
-  void processes
-    .exited(3_000)
-    .then(() => processes.stopAll())
-    .finally(() => process.exit(130));
-};
-process.on('SIGINT', interrupt);
-process.on('SIGTERM', interrupt);
-process.on('exit', () => processes.killAllNow());
+const interrupted = processes.stopOnSignals('the soak', step);
 
 try {
   const result = await run(options, processes);
@@ -266,7 +251,7 @@ try {
   step(`wrote ${join(options.outDir, 'soak.md')} and ${join(options.outDir, 'soak.png')}`);
   if (!result.passed) process.exitCode = 1;
 } catch (err) {
-  if (!interrupted) {
+  if (!interrupted()) {
     process.stderr.write(
       `soak failed: ${err instanceof Error ? (err.stack ?? err.message) : err}\n`,
     );
