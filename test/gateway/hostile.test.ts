@@ -19,6 +19,15 @@ import {
 } from '../../proto/grpc.ts';
 import type { RunningReceiver } from '../../receiver/service.ts';
 import { eventually } from '../harness/eventually.ts';
+import {
+  ANSWER_WITHIN_MS,
+  AnswerTally,
+  CONCURRENCY,
+  FUZZ_SUITE_TIMEOUT_MS,
+  fuzzSeed,
+  propertyRuns,
+  rssMb,
+} from '../harness/fuzz.ts';
 import { getJson, postSample, receiverOn } from '../harness/pipeline.ts';
 import { isAlive, runScript, type ServiceProcess } from '../harness/processes.ts';
 import {
@@ -29,29 +38,9 @@ import {
   startRedis,
 } from '../harness/servers.ts';
 
-const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : 20_261_124;
-/**
- * Requests in flight at once: each fast-check run is this many requests sent
- * together. Runs end on the first failure without shrinking (endOnFailure): the
- * error names the one request that broke the contract, and fifty shrink slowly.
- */
-const CONCURRENCY = 50;
-const ANSWER_WITHIN_MS = 10_000;
+const SEED = fuzzSeed(20_261_124);
 const API_TOKEN = 'gateway-api-token-0123456789';
 const BASE = '/mon/';
-
-function requestsFor(defaultRequests: number): number {
-  return Number(process.env.FUZZ_RUNS) || defaultRequests;
-}
-function runsFor(requests: number): number {
-  return Math.max(1, Math.ceil(requests / CONCURRENCY));
-}
-
-async function rssMb(pid: number): Promise<number> {
-  const { readFile } = await import('node:fs/promises');
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1]) / 1024;
-}
 
 // ---- HTTP -------------------------------------------------------------------
 
@@ -473,8 +462,7 @@ function grpcProblem(c: Call, o: Outcome): string | null {
 // ---- the gateway as a process, fuzzed -----------------------------------------
 
 describe('gateway under hostile input', function () {
-  // A long run (FUZZ_RUNS) takes what it takes.
-  this.timeout(process.env.FUZZ_RUNS ? 0 : 180_000);
+  this.timeout(FUZZ_SUITE_TIMEOUT_MS);
   let nats: ServerProcess;
   let redis: ServerProcess;
   let receiver: RunningReceiver;
@@ -484,10 +472,7 @@ describe('gateway under hostile input', function () {
   let client: LoadstarClient;
   let raw: grpc.Client;
   let rssBefore = 0;
-  const answers = new Map<string, number>();
-  const count = (key: string) => answers.set(key, (answers.get(key) ?? 0) + 1);
-  const started = Date.now();
-  let sent = 0;
+  const answers = new AnswerTally();
 
   before(async () => {
     [nats, redis] = await Promise.all([startNats(), startRedis()]);
@@ -529,7 +514,7 @@ describe('gateway under hostile input', function () {
     raw = new grpc.Client(grpcAddress, grpc.credentials.createInsecure());
     // Warm up before measuring memory.
     await Promise.all(Array.from({ length: 200 }, () => getJson(new URL('?topics=cpu,mem', base))));
-    rssBefore = await rssMb(gateway.child.pid!);
+    rssBefore = rssMb(gateway.child.pid!);
   });
 
   after(async () => {
@@ -545,14 +530,7 @@ describe('gateway under hostile input', function () {
       await server?.stop();
       if (server) removeDir(server.dir);
     }
-    const seconds = ((Date.now() - started) / 1000).toFixed(1);
-    const tally = [...answers]
-      .sort(([a], [b]) => a.localeCompare(b))
-      .map(([s, n]) => `${s}:${n}`)
-      .join(' ');
-    console.log(
-      `      gateway fuzz: ${sent} requests in ${seconds} s (seed ${SEED}); answers ${tally}`,
-    );
+    console.log(answers.summary('gateway', SEED));
   });
 
   it('answers every generated HTTP request with a 2xx or a 4xx (errors as JSON), in time', async () => {
@@ -560,7 +538,7 @@ describe('gateway under hostile input', function () {
       fc.asyncProperty(
         fc.array(httpRequestArb, { minLength: CONCURRENCY, maxLength: CONCURRENCY }),
         async (requests) => {
-          sent += requests.length;
+          answers.sent += requests.length;
           const got = await Promise.all(
             requests.map((r) => send(base, r).catch((err: Error) => err)),
           );
@@ -571,14 +549,14 @@ describe('gateway under hostile input', function () {
               throw new Error(
                 `${problem} for ${r.method} ${r.target} ${JSON.stringify(r.headers)}`,
               );
-            count(`http ${(a as Answer).status}`);
+            answers.count(`http ${(a as Answer).status}`);
           });
         },
       ),
-      { numRuns: runsFor(requestsFor(3_000)), seed: SEED, endOnFailure: true },
+      propertyRuns(SEED, 3_000),
     );
     for (const status of [200, 400, 401, 404])
-      expect(answers.get(`http ${status}`) ?? 0, `answers ${status}`).to.be.above(0);
+      expect(answers.get(`http ${status}`), `answers ${status}`).to.be.above(0);
   });
 
   it('ends every generated gRPC call with a client-side status, or keeps its stream open, in time', async () => {
@@ -586,7 +564,7 @@ describe('gateway under hostile input', function () {
       fc.asyncProperty(
         fc.array(grpcCall, { minLength: CONCURRENCY, maxLength: CONCURRENCY }),
         async (calls) => {
-          sent += calls.length;
+          answers.sent += calls.length;
           const outcomes = await Promise.all(calls.map((c) => callOnce(client, raw, c)));
           outcomes.forEach((o, i) => {
             const c = calls[i]!;
@@ -598,14 +576,14 @@ describe('gateway under hostile input', function () {
                   : `${c.rpc} ${JSON.stringify(c.request)}`;
               throw new Error(`${problem} for ${what}`);
             }
-            count(`grpc ${grpc.status[o.code]}`);
+            answers.count(`grpc ${grpc.status[o.code]}`);
           });
         },
       ),
-      { numRuns: runsFor(requestsFor(2_000)), seed: SEED + 1, endOnFailure: true },
+      propertyRuns(SEED + 1, 2_000),
     );
     for (const status of ['OK', 'INVALID_ARGUMENT', 'CANCELLED'])
-      expect(answers.get(`grpc ${status}`) ?? 0, `answers ${status}`).to.be.above(0);
+      expect(answers.get(`grpc ${status}`), `answers ${status}`).to.be.above(0);
   });
 
   it('is still up, ready, answering, and within its memory bound afterwards', async () => {
@@ -623,7 +601,7 @@ describe('gateway under hostile input', function () {
       // Every stream the fuzz opened was ended: none is left holding a queue.
       expect(subscribers?.[1]).to.equal('0');
     });
-    const rssAfter = await rssMb(gateway.child.pid!);
+    const rssAfter = rssMb(gateway.child.pid!);
     console.log(
       `      gateway RSS: ${rssBefore.toFixed(0)} MB after warm-up, ${rssAfter.toFixed(0)} MB after the fuzz`,
     );

@@ -13,6 +13,15 @@ import { Redis } from 'ioredis';
 import { keys } from '../../proto/keys.ts';
 import type { RunningReceiver } from '../../receiver/service.ts';
 import { eventually } from '../harness/eventually.ts';
+import {
+  ANSWER_WITHIN_MS,
+  AnswerTally,
+  CONCURRENCY,
+  FUZZ_SUITE_TIMEOUT_MS,
+  fuzzSeed,
+  propertyRuns,
+  rssMb,
+} from '../harness/fuzz.ts';
 import { getJson, postSample, receiverOn, uniqueName } from '../harness/pipeline.ts';
 import { isAlive, runScript, type ServiceProcess } from '../harness/processes.ts';
 import {
@@ -25,23 +34,7 @@ import {
 
 // ---- fuzz settings and plumbing -----------------------------------------------
 
-const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : 20_261_123;
-/**
- * Requests in flight at once: each fast-check run is this many requests sent
- * together. Runs end on the first failure without shrinking (endOnFailure): the
- * error names the one request that broke the contract, and fifty shrink slowly.
- */
-const CONCURRENCY = 50;
-
-/** Requests a property generates: FUZZ_RUNS when set, else its default. */
-function requestsFor(defaultRequests: number): number {
-  return Number(process.env.FUZZ_RUNS) || defaultRequests;
-}
-
-/** fast-check runs for a property of `requests` requests sent `together` at a time. */
-function runsFor(requests: number, together = CONCURRENCY): number {
-  return Math.max(1, Math.ceil(requests / together));
-}
+const SEED = fuzzSeed(20_261_123);
 
 /** What a request generated here looks like, kept printable for fast-check's report. */
 interface Hostile {
@@ -60,8 +53,6 @@ interface Answer {
   allow?: string;
 }
 
-/** Any answer must come within this; BODY_TIMEOUT is 1 s for the receiver under test. */
-const ANSWER_WITHIN_MS = 10_000;
 const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
 
 function send(base: URL, r: Hostile): Promise<Answer> {
@@ -154,12 +145,12 @@ function mayBeCut(r: Hostile, err: Error): boolean {
   return (code === 'ECONNRESET' || code === 'EPIPE') && bytes > limit;
 }
 
-async function sendAll(base: URL, requests: Hostile[], answers: Map<number | string, number>) {
+async function sendAll(base: URL, requests: Hostile[], answers: AnswerTally) {
   const got = await Promise.all(requests.map((r) => send(base, r).catch((err: Error) => err)));
   got.forEach((a, i) => {
     const r = requests[i]!;
     if (a instanceof Error && mayBeCut(r, a)) {
-      answers.set('cut', (answers.get('cut') ?? 0) + 1);
+      answers.count('cut');
       return;
     }
     const problem = a instanceof Error ? `no answer: ${a.message}` : problemWith(a, r.method);
@@ -171,15 +162,8 @@ async function sendAll(base: URL, requests: Hostile[], answers: Map<number | str
       );
     }
     const status = (a as Answer).status;
-    answers.set(status, (answers.get(status) ?? 0) + 1);
+    answers.count(status);
   });
-}
-
-/** Resident memory of a process, from the kernel's own count. */
-async function rssMb(pid: number): Promise<number> {
-  const { readFile } = await import('node:fs/promises');
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1]) / 1024;
 }
 
 // ---- what hostile clients send ---------------------------------------------
@@ -502,16 +486,13 @@ const batchBody = fc.oneof(
 // ---- the receiver as a process, fuzzed -------------------------------------
 
 describe('receiver under hostile input', function () {
-  // A long run (FUZZ_RUNS) takes what it takes.
-  this.timeout(process.env.FUZZ_RUNS ? 0 : 180_000);
+  this.timeout(FUZZ_SUITE_TIMEOUT_MS);
   let nats: ServerProcess;
   let redis: ServerProcess;
   let receiver: ServiceProcess;
   let base: URL;
   let rssBefore = 0;
-  const answers = new Map<number | string, number>();
-  const started = Date.now();
-  let sent = 0;
+  const answers = new AnswerTally();
 
   before(async () => {
     [nats, redis] = await Promise.all([startNats(), startRedis()]);
@@ -546,7 +527,7 @@ describe('receiver under hostile input', function () {
         ),
       ),
     );
-    rssBefore = await rssMb(receiver.child.pid!);
+    rssBefore = rssMb(receiver.child.pid!);
   });
 
   after(async () => {
@@ -559,14 +540,7 @@ describe('receiver under hostile input', function () {
       await server?.stop();
       if (server) removeDir(server.dir);
     }
-    const seconds = ((Date.now() - started) / 1000).toFixed(1);
-    const statuses = [...answers]
-      .sort(([a], [b]) => String(a).localeCompare(String(b)))
-      .map(([s, n]) => `${s}:${n}`)
-      .join(' ');
-    console.log(
-      `      receiver fuzz: ${sent} requests in ${seconds} s (seed ${SEED}); answers ${statuses}`,
-    );
+    console.log(answers.summary('receiver', SEED));
   });
 
   it('answers every generated single-sample post with a 2xx or a 4xx and a JSON error, in time', async () => {
@@ -577,19 +551,19 @@ describe('receiver under hostile input', function () {
           maxLength: CONCURRENCY,
         }),
         async (requests) => {
-          sent += requests.length;
+          answers.sent += requests.length;
           await sendAll(base, requests, answers);
         },
       ),
-      { numRuns: runsFor(requestsFor(6_000)), seed: SEED, endOnFailure: true },
+      propertyRuns(SEED, 6_000),
     );
     // The generators reach past the edge: some posts were accepted, and each kind of refusal happened.
     for (const status of [200, 400, 401, 403, 413, 415, 429])
-      expect(answers.get(status) ?? 0, `answers ${status}`).to.be.above(0);
+      expect(answers.get(status), `answers ${status}`).to.be.above(0);
   });
 
   it('answers every generated batch with a 2xx or a 4xx and a JSON error, in time', async () => {
-    const before = answers.get(200) ?? 0;
+    const before = answers.get(200);
     await fc.assert(
       fc.asyncProperty(
         fc.array(hostileRequest(fc.constant('/data/batch'), batchBody), {
@@ -597,13 +571,13 @@ describe('receiver under hostile input', function () {
           maxLength: CONCURRENCY,
         }),
         async (requests) => {
-          sent += requests.length;
+          answers.sent += requests.length;
           await sendAll(base, requests, answers);
         },
       ),
-      { numRuns: runsFor(requestsFor(2_000)), seed: SEED + 1, endOnFailure: true },
+      propertyRuns(SEED + 1, 2_000),
     );
-    expect(answers.get(200) ?? 0).to.be.above(before);
+    expect(answers.get(200)).to.be.above(before);
   });
 
   it('answers stalled and byte-at-a-time bodies 408 within BODY_TIMEOUT, and lying lengths too', async () => {
@@ -616,7 +590,7 @@ describe('receiver under hostile input', function () {
     });
     await fc.assert(
       fc.asyncProperty(fc.array(stalled, { minLength: 20, maxLength: 20 }), async (cases) => {
-        sent += cases.length;
+        answers.sent += cases.length;
         const got = await Promise.all(
           cases.map((c) =>
             stallingPost(
@@ -635,7 +609,7 @@ describe('receiver under hostile input', function () {
         });
       }),
       // Each run waits out BODY_TIMEOUT once: one stalled body per hundred generated posts.
-      { numRuns: runsFor(requestsFor(6_000) / 100, 20), seed: SEED + 2, endOnFailure: true },
+      propertyRuns(SEED + 2, 60, { together: 20, share: 1 / 100 }),
     );
   });
 
@@ -649,7 +623,7 @@ describe('receiver under hostile input', function () {
       'POST /data HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n',
       'POST /data HTTP/1.1\r\nHost: x\r\nBad Header: 1\r\n\r\n',
     ];
-    sent += cases.length;
+    answers.sent += cases.length;
     for (const text of cases) {
       const status = await new Promise<string>((resolve) => {
         const socket = connect(Number(base.port), base.hostname);
@@ -674,7 +648,7 @@ describe('receiver under hostile input', function () {
       { 'loadstar-host': 'web-01', authorization: `Bearer ${WEB_TOKEN}` },
     );
     expect(ok.status, JSON.stringify(ok.body)).to.equal(200);
-    const rssAfter = await rssMb(receiver.child.pid!);
+    const rssAfter = rssMb(receiver.child.pid!);
     console.log(
       `      receiver RSS: ${rssBefore.toFixed(0)} MB after warm-up, ${rssAfter.toFixed(0)} MB after the fuzz`,
     );
