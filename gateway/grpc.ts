@@ -6,6 +6,7 @@ import { DeliverPolicy } from 'nats';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import {
   type IncidentEventMessage,
+  incidentMessage,
   type LatestReply,
   type LatestRequest,
   loadLoadstarService,
@@ -370,17 +371,10 @@ async function watchIncidents(
       continue;
     }
     if (hosts.length > 0 && !hosts.includes(event.incident.host)) continue;
-    const i = event.incident;
     await send({
       seq: String(msg.seq),
       transition: event.transition,
-      incident: {
-        ...i,
-        opened_at_ms: String(i.opened_at_ms),
-        resolved_at_ms: String(i.resolved_at_ms ?? 0),
-        samples: String(i.samples),
-        trigger: i.trigger.map(([time, value]) => ({ time_ms: String(time), value })),
-      },
+      incident: incidentMessage(event.incident),
     });
   }
 }

@@ -3,6 +3,7 @@
 // the loaded definition, so the two cannot drift apart.
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import type { Incident } from './incident.ts';
 
 export const PROTO_PATH = new URL('./loadstar.proto', import.meta.url).pathname;
 
@@ -49,26 +50,32 @@ export interface WatchIncidentsRequest {
   hosts: string[];
   from_seq: string | number;
 }
-export interface IncidentMessage {
-  id: string;
-  rule: string;
-  host: string;
-  metric: string;
-  severity: string;
+/**
+ * An incident on the wire: the fields of `Incident`, with int64 fields as
+ * proto-loader gives them (strings, see LOADER_OPTIONS), no resolve time as 0,
+ * and the trigger's pairs as messages.
+ */
+export type IncidentMessage = Omit<
+  Incident,
+  'state' | 'opened_at_ms' | 'resolved_at_ms' | 'samples' | 'trigger'
+> & {
   state: string;
   opened_at_ms: string | number;
   resolved_at_ms: string | number;
-  aggregate: string;
-  op: string;
-  threshold: number;
-  resolve_threshold: number;
-  window: string;
-  min: number;
-  avg: number;
-  max: number;
   samples: string | number;
   trigger: { time_ms: string | number; value: number }[];
+};
+
+export function incidentMessage(incident: Incident): IncidentMessage {
+  return {
+    ...incident,
+    opened_at_ms: String(incident.opened_at_ms),
+    resolved_at_ms: String(incident.resolved_at_ms ?? 0),
+    samples: String(incident.samples),
+    trigger: incident.trigger.map(([time, value]) => ({ time_ms: String(time), value })),
+  };
 }
+
 export interface IncidentEventMessage {
   seq: string | number;
   transition: string;
