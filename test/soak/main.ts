@@ -2,7 +2,7 @@
 // the whole pipeline as real processes on loopback under a steady load for a
 // long while; judges memory growth, lag and errors; writes soak.md and soak.png.
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { type Child, Processes, REPO, waitReady } from '../bench/processes.ts';
 import type { ServerProcess } from '../harness/servers.ts';
 import { freePort } from '../harness/servers.ts';
@@ -243,7 +243,8 @@ const interrupted = processes.stopOnSignals('the soak', step);
 try {
   const result = await run(options, processes);
   await processes.stopAll();
-  const outDir = join(REPO, options.outDir);
+  // resolve, not join: --out may be absolute.
+  const outDir = resolve(REPO, options.outDir);
   mkdirSync(outDir, { recursive: true });
   process.stdout.write(`\n${renderConsole(result)}\n`);
   writeReport(join(outDir, 'soak.md'), renderMarkdown(result, options.outDir));

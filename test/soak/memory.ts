@@ -1,6 +1,10 @@
-// Resident memory of each process over the run, and the verdict on it: after
-// the warm-up, the median of the last third may exceed the median of the first
-// third by at most 10 %. A steady process passes; one that leaks does not.
+// Resident memory of each process over the run, and the verdict on it. A
+// garbage-collected process's RSS saws up and down with its collections, and
+// rises with the requests it holds while the machine stalls; a leak raises
+// what it holds between those. So each minute's lowest reading (its floor) is
+// what is judged: after the warm-up, the median floor of the last third may
+// exceed that of the first third by at most 10 %. A steady process passes
+// however much it saws; one that leaks does not.
 import { median } from '../bench/percentile.ts';
 import { cpuSeconds, rssBytes } from '../bench/proc-stat.ts';
 
@@ -13,11 +17,14 @@ export interface RssPoint {
 }
 
 export interface Trend {
-  /** Median of the first and last thirds of the judged points. */
+  /** Median of the per-minute floors of the first and last thirds of the judged span. */
   firstBytes: number;
   lastBytes: number;
-  /** last / first - 1. */
+  /** last / first - 1: what is judged. */
   growth: number;
+  /** Median of every reading of the first and last thirds, floors or not (shown, not judged). */
+  firstMedianBytes: number;
+  lastMedianBytes: number;
   maxBytes: number;
   judgedPoints: number;
   ok: boolean;
@@ -53,20 +60,44 @@ export class RssSeries {
   }
 }
 
+/** How long one floor spans: a minute, or less in a run too short to hold six. */
+export function floorSpanMs(judgedSpanMs: number): number {
+  return Math.min(60_000, judgedSpanMs / 6);
+}
+
 /** The verdict on a series of (time, bytes) after `warmupMs`; too few points judge nothing (ok false). */
 export function judgeTrend(
   points: readonly { atMs: number; bytes: number }[],
   warmupMs: number,
 ): Trend {
   const judged = points.filter((p) => p.atMs >= warmupMs && Number.isFinite(p.bytes));
-  const third = Math.floor(judged.length / 3);
-  const first = median(judged.slice(0, third).map((p) => p.bytes));
-  const last = median(judged.slice(judged.length - third).map((p) => p.bytes));
+  const span = Math.max(1, floorSpanMs((judged.at(-1)?.atMs ?? warmupMs) - warmupMs));
+  // Each span's lowest reading, in time order: what the process holds between its collections and bursts.
+  const floors: { atMs: number; bytes: number }[] = [];
+  for (const p of judged) {
+    const slot = Math.floor((p.atMs - warmupMs) / span);
+    const floor = floors[slot];
+    if (!floor || p.bytes < floor.bytes) floors[slot] = p;
+  }
+  const dense = floors.filter(Boolean);
+  const third = Math.floor(dense.length / 3);
+  const first = median(dense.slice(0, third).map((p) => p.bytes));
+  const last = median(dense.slice(dense.length - third).map((p) => p.bytes));
+  // The same thirds in time, every reading in them.
+  const firstEnd = dense[third]?.atMs ?? Number.POSITIVE_INFINITY;
+  const lastStart = dense[dense.length - third]?.atMs ?? Number.NEGATIVE_INFINITY;
+  const slotStart = (atMs: number) => warmupMs + Math.floor((atMs - warmupMs) / span) * span;
   const growth = last / first - 1;
   return {
     firstBytes: first,
     lastBytes: last,
     growth,
+    firstMedianBytes: median(
+      judged.filter((p) => p.atMs < slotStart(firstEnd)).map((p) => p.bytes),
+    ),
+    lastMedianBytes: median(
+      judged.filter((p) => p.atMs >= slotStart(lastStart)).map((p) => p.bytes),
+    ),
     maxBytes: Math.max(...judged.map((p) => p.bytes)),
     judgedPoints: judged.length,
     ok: third >= 1 && growth <= GROWTH_LIMIT,

@@ -159,6 +159,7 @@ function memoryRows(run: SoakRun): string[][] {
     mb(p.trend.firstBytes),
     mb(p.trend.lastBytes),
     pct(p.trend.growth),
+    `${mb(p.trend.firstMedianBytes)} → ${mb(p.trend.lastMedianBytes)}`,
     mb(p.trend.maxBytes),
     Number.isFinite(p.cpuPercent) ? `${p.cpuPercent.toFixed(0)} %` : '',
     p.judged
@@ -179,9 +180,10 @@ function memoryRows(run: SoakRun): string[][] {
 
 const MEMORY_HEADER = [
   'process',
-  'RSS, first third',
+  'RSS floor, first third',
   'last third',
   'growth',
+  'median, first → last third',
   'max',
   'CPU',
   'verdict',
@@ -295,8 +297,12 @@ ${markdownTable(['figure', 'value'], summaryRows(run))}
 ## Memory
 
 Resident memory (\`VmRSS\` of \`/proc/<pid>/status\`) of every process, every 10 s.
-A process passes when, after the warm-up, the median of the last third of its
-points exceeds the median of the first third by at most ${GROWTH_LIMIT * 100} %.
+A garbage-collected process saws up and down between its collections, and its
+peaks rise with the requests it holds while the machine stalls; a leak raises
+what it holds between those. So each minute's lowest reading, its floor, is
+judged: a process passes when, after the warm-up, the median floor of the last
+third of the judged span exceeds that of the first third by at most ${GROWTH_LIMIT * 100} %.
+The medians of every reading of the same thirds are shown beside it.
 
 ${markdownTable(MEMORY_HEADER, memoryRows(run))}
 
