@@ -68,7 +68,11 @@ export class Processes {
       const value = process.env[inherited];
       if (value !== undefined) env[inherited] = value;
     }
-    const child = spawn(process.execPath, ['--import', TSX, join(REPO, file)], {
+    // CPU_PROF_DIR=dir: every Node process writes V8 CPU profiles (one per thread) to dir/<name>/ when it exits.
+    const profile = process.env.CPU_PROF_DIR
+      ? ['--cpu-prof', `--cpu-prof-dir=${join(process.env.CPU_PROF_DIR, name)}`]
+      : [];
+    const child = spawn(process.execPath, [...profile, '--import', TSX, join(REPO, file)], {
       cwd: this.workDir,
       env,
       stdio: ['ignore', 'pipe', 'pipe', ...(ipc ? (['ipc'] as const) : [])],

@@ -1,4 +1,4 @@
-// `npm run soak [-- --minutes 10 --rate 2000 --hosts 1000 --subscribers 100]`:
+// `npm run soak [-- --minutes 30 --rate 2000 --hosts 1000 --subscribers 100]`:
 // the whole pipeline as real processes on loopback under a steady load for a
 // long while; judges memory growth, lag and errors; writes soak.md and soak.png.
 import { mkdirSync } from 'node:fs';
