@@ -3,9 +3,10 @@
 import { chromium } from 'playwright-core';
 import type { ProcessFigures, SoakRun } from './report.ts';
 
-const WIDTH = 960;
+const WIDTH = 1000;
 const HEIGHT = 420;
-const MARGIN = { left: 60, right: 290, top: 40, bottom: 45 };
+// The right margin holds the legend: the longest label and its verdict must fit.
+const MARGIN = { left: 60, right: 330, top: 40, bottom: 45 };
 const COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2'];
 const CHROMIUM_ARGS = [
   '--headless',

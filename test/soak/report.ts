@@ -104,7 +104,7 @@ export function judge(input: RunInput): SoakRun {
   }));
   const redisLessAggregates: ProcessFigures = {
     name: 'redis-server-data',
-    label: 'redis-server used_memory less 1-min aggregates',
+    label: 'redis used_memory less aggregates',
     trend: judgeTrend(lessPoints, input.warmupMs),
     cpuPercent: Number.NaN,
     judged: true,
