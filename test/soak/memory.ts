@@ -72,32 +72,29 @@ export function judgeTrend(
 ): Trend {
   const judged = points.filter((p) => p.atMs >= warmupMs && Number.isFinite(p.bytes));
   const span = Math.max(1, floorSpanMs((judged.at(-1)?.atMs ?? warmupMs) - warmupMs));
-  // Each span's lowest reading, in time order: what the process holds between its collections and bursts.
-  const floors: { atMs: number; bytes: number }[] = [];
+  // The readings of each span, in time order; a span's lowest is what the process
+  // holds between its collections and bursts.
+  const bySpan: number[][] = [];
   for (const p of judged) {
-    const slot = Math.floor((p.atMs - warmupMs) / span);
-    const floor = floors[slot];
-    if (!floor || p.bytes < floor.bytes) floors[slot] = p;
+    const index = Math.floor((p.atMs - warmupMs) / span);
+    const readings = bySpan[index] ?? [];
+    readings.push(p.bytes);
+    bySpan[index] = readings;
   }
-  const dense = floors.filter(Boolean);
-  const third = Math.floor(dense.length / 3);
-  const first = median(dense.slice(0, third).map((p) => p.bytes));
-  const last = median(dense.slice(dense.length - third).map((p) => p.bytes));
-  // The same thirds in time, every reading in them.
-  const firstEnd = dense[third]?.atMs ?? Number.POSITIVE_INFINITY;
-  const lastStart = dense[dense.length - third]?.atMs ?? Number.NEGATIVE_INFINITY;
-  const slotStart = (atMs: number) => warmupMs + Math.floor((atMs - warmupMs) / span) * span;
+  const spans = bySpan.filter(Boolean);
+  const third = Math.floor(spans.length / 3);
+  const firstSpans = spans.slice(0, third);
+  const lastSpans = spans.slice(spans.length - third);
+  const medianFloor = (readings: number[][]) => median(readings.map((r) => Math.min(...r)));
+  const first = medianFloor(firstSpans);
+  const last = medianFloor(lastSpans);
   const growth = last / first - 1;
   return {
     firstBytes: first,
     lastBytes: last,
     growth,
-    firstMedianBytes: median(
-      judged.filter((p) => p.atMs < slotStart(firstEnd)).map((p) => p.bytes),
-    ),
-    lastMedianBytes: median(
-      judged.filter((p) => p.atMs >= slotStart(lastStart)).map((p) => p.bytes),
-    ),
+    firstMedianBytes: median(firstSpans.flat()),
+    lastMedianBytes: median(lastSpans.flat()),
     maxBytes: Math.max(...judged.map((p) => p.bytes)),
     judgedPoints: judged.length,
     ok: third >= 1 && growth <= GROWTH_LIMIT,
