@@ -1,10 +1,15 @@
 // History of one metric of one host: raw points, or one-minute averages computed
 // on the server from the stored aggregates (count, sum, min, max), so a 30-day
 // query never reads raw samples. Gaps are explicit `null` points.
-import { renderFloat } from '../proto/float.ts';
-import { dayOf, keys, MINUTE_MS } from '../proto/keys.ts';
 import type { RedisClient } from '../proto/redis.ts';
 import { InputError, parseTime } from '../proto/sample.ts';
+import {
+  MINUTE_MS,
+  type MinutePoint,
+  readMinutePoints,
+  readRawPoints,
+} from '../proto/store/codec.ts';
+import type { JsonText } from './json-text.ts';
 import { unavailable } from './read.ts';
 
 export type Step = 'raw' | '1m';
@@ -15,13 +20,7 @@ export interface HistoryRange {
   step: Step;
 }
 
-export interface MinutePoint {
-  time: number;
-  count: number;
-  sum: number;
-  min: number;
-  max: number;
-}
+export type { MinutePoint };
 
 /** [time, value], value null where a gap starts. */
 export type RawPoint = [number, number | null];
@@ -65,18 +64,20 @@ export function parseRange(
   return { from, to, step };
 }
 
+/**
+ * Raw points of one metric of one host in [from, to], oldest first; with
+ * `notBefore` (now less the raw retention), none older than that.
+ */
 export async function readRaw(
   redis: RedisClient,
   host: string,
   metric: string,
   from: number,
   to: number,
+  notBefore = 0,
 ): Promise<[number, number][]> {
-  const members = await redis.zrangebyscore(keys.raw(host, metric), from, to).catch(unavailable);
-  return members.map((member) => {
-    const colon = member.indexOf(':');
-    return [Number(member.slice(0, colon)), Number(member.slice(colon + 1))];
-  });
+  if (Math.max(from, notBefore) > to) return [];
+  return readRawPoints(redis, host, metric, Math.max(from, notBefore), to).catch(unavailable);
 }
 
 /** The stored one-minute aggregates of the minutes that have any, oldest first. */
@@ -87,33 +88,7 @@ export async function readMinutes(
   from: number,
   to: number,
 ): Promise<MinutePoint[]> {
-  const first = from - (from % MINUTE_MS);
-  const asks: { day: number; minutes: number[] }[] = [];
-  for (let minute = first; minute <= to; minute += MINUTE_MS) {
-    const day = dayOf(minute);
-    if (asks.at(-1)?.day !== day) asks.push({ day, minutes: [] });
-    asks.at(-1)!.minutes.push(minute);
-  }
-  const answers = await Promise.all(
-    asks.map(({ day, minutes }) =>
-      redis.hmget(keys.minutes(host, day), ...minutes.map((m) => `${metric}|${m}`)),
-    ),
-  ).catch(unavailable);
-  const points: MinutePoint[] = [];
-  asks.forEach(({ minutes }, i) => {
-    answers[i]!.forEach((text, j) => {
-      if (text === null) return;
-      const [count, sum, min, max] = text.split('|');
-      points.push({
-        time: minutes[j]!,
-        count: Number(count),
-        sum: Number(sum),
-        min: Number(min),
-        max: Number(max),
-      });
-    });
-  });
-  return points;
+  return readMinutePoints(redis, host, metric, from, to).catch(unavailable);
 }
 
 /**
@@ -146,27 +121,46 @@ export function fillMinutes(
   from: number,
   to: number,
 ): (MinutePoint | { time: number; count: 0 })[] {
-  const byTime = new Map(points.map((p) => [p.time, p]));
   const out: (MinutePoint | { time: number; count: 0 })[] = [];
+  // Both are in time order: one walk, no look-ups.
+  let next = 0;
   for (let minute = from - (from % MINUTE_MS); minute <= to; minute += MINUTE_MS) {
-    out.push(byTime.get(minute) ?? { time: minute, count: 0 });
+    while (next < points.length && points[next]!.time < minute) next++;
+    const point = points[next];
+    out.push(point && point.time === minute ? point : { time: minute, count: 0 });
   }
   return out;
 }
 
-const float = (value: number | null) => (value === null ? 'null' : renderFloat(value));
-
-export function renderRawPoints(points: RawPoint[]): string {
-  return `[${points.map(([t, v]) => `[${t},${float(v)}]`).join(',')}]`;
+/** Writes [[time, value], ...], value null where a gap starts. */
+export function writeRawPoints(out: JsonText, points: RawPoint[]): void {
+  out.text('[');
+  for (let i = 0; i < points.length; i++) {
+    const [t, v] = points[i]!;
+    if (i > 0) out.comma();
+    out.text('[').integer(t).comma();
+    if (v === null) out.text('null]');
+    else out.float(v).text(']');
+  }
+  out.text(']');
 }
 
-/** [time, avg, count, min, max]; the average is sum / count, computed here, as a float. */
-export function renderMinutePoints(points: ReturnType<typeof fillMinutes>): string {
-  return `[${points
-    .map((p) =>
-      p.count === 0
-        ? `[${p.time},null,0,null,null]`
-        : `[${p.time},${float((p as MinutePoint).sum / p.count)},${p.count},${float((p as MinutePoint).min)},${float((p as MinutePoint).max)}]`,
-    )
-    .join(',')}]`;
+/** Writes [[time, avg, count, min, max], ...]; the average is the codec's exact one. */
+export function writeMinutePoints(out: JsonText, points: ReturnType<typeof fillMinutes>): void {
+  out.text('[');
+  for (let i = 0; i < points.length; i++) {
+    const p = points[i]!;
+    if (i > 0) out.comma();
+    out.text('[').integer(p.time).comma();
+    if (p.count === 0) {
+      out.text('null,0,null,null]');
+      continue;
+    }
+    const { avg, min, max, scale } = p as MinutePoint;
+    out.float(avg).comma().integer(p.count).comma();
+    if (scale === null) out.float(min).comma().float(max);
+    else out.decimal(min, scale).comma().decimal(max, scale);
+    out.text(']');
+  }
+  out.text(']');
 }

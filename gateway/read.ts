@@ -4,6 +4,13 @@ import { UnavailableError } from '../proto/http.ts';
 import { keys } from '../proto/keys.ts';
 import type { RedisClient } from '../proto/redis.ts';
 import { checkHost, checkMetricName, InputError } from '../proto/sample.ts';
+import {
+  historyKeys,
+  keptSamples,
+  latestValue,
+  parseGlobalLatest,
+  parseHostLatest,
+} from '../proto/store/codec.ts';
 
 export interface Reading {
   topic: string;
@@ -83,43 +90,45 @@ export function unavailable(err: unknown): never {
 }
 
 export class ReadModel {
-  constructor(private readonly redis: RedisClient) {}
+  constructor(
+    private readonly redis: RedisClient,
+    /** HISTORY_RAW_RETENTION: how far back the samples history keeps reach. */
+    private readonly rawRetentionMs: number,
+  ) {}
 
   /** The newest reading of each topic, or null where there is none yet. */
   async latest(topics: string[], host?: string): Promise<(Reading | null)[]> {
     if (host === undefined) {
       const stored = await this.redis.hmget(keys.latest, ...topics).catch(unavailable);
-      return stored.map((text, i) => (text === null ? null : parseGlobalLatest(topics[i]!, text)));
+      return stored.map((text, i) =>
+        text === null ? null : { topic: topics[i]!, ...parseGlobalLatest(text) },
+      );
     }
     const [stored, interval] = await Promise.all([
       this.redis.hmget(keys.hostLatest(host), ...topics),
       this.redis.hget(keys.hostMeta(host), 'interval'),
     ]).catch(unavailable);
-    return stored.map((text, i) => {
-      if (text === null) return null;
-      const bar = text.indexOf('|');
-      return {
-        topic: topics[i]!,
-        time: Number(text.slice(0, bar)),
-        value: Number(text.slice(bar + 1)),
-        host,
-        interval: Number(interval ?? 0),
-      };
-    });
+    return stored.map((text, i) =>
+      text === null
+        ? null
+        : { topic: topics[i]!, ...parseHostLatest(text), host, interval: Number(interval ?? 0) },
+    );
   }
 
   /** Just the values, for the `?topics=` contract: the cheapest read there is. */
   async latestValues(topics: string[], host?: string): Promise<(number | null)[]> {
     const key = host === undefined ? keys.latest : keys.hostLatest(host);
     const stored = await this.redis.hmget(key, ...topics).catch(unavailable);
-    return stored.map((text) =>
-      text === null ? null : Number(text.slice(text.lastIndexOf('|') + 1)),
-    );
+    return stored.map((text) => (text === null ? null : latestValue(text)));
   }
 
   /** Samples history keeps now, per host. */
   async storedCounts(hosts: string[]): Promise<number[]> {
-    return Promise.all(hosts.map((h) => this.redis.zcard(keys.stored(h)))).catch(unavailable);
+    const counts = await Promise.all(
+      hosts.map((h) => this.redis.hgetall(historyKeys.kept(h))),
+    ).catch(unavailable);
+    const now = Date.now();
+    return counts.map((c) => keptSamples(c, this.rawRetentionMs, now));
   }
 
   /** The metric names these hosts report, sorted, each once. */
@@ -148,10 +157,4 @@ export class ReadModel {
       };
     });
   }
-}
-
-function parseGlobalLatest(topic: string, text: string): Reading {
-  // "time|host|interval|value": host names never hold '|'.
-  const [time, host, interval, value] = text.split('|') as [string, string, string, string];
-  return { topic, time: Number(time), host, interval: Number(interval), value: Number(value) };
 }

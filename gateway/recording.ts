@@ -3,7 +3,7 @@
 // Redis key the fold reads, and only then is history deleted, so no fold can
 // write into history that a reset has just wiped.
 import { UnavailableError } from '../proto/http.ts';
-import { dayOf, keys } from '../proto/keys.ts';
+import { keys } from '../proto/keys.ts';
 import type { Log } from '../proto/log.ts';
 import {
   copyRulesToRedis,
@@ -18,6 +18,7 @@ import {
 } from '../proto/recording.ts';
 import type { RedisClient } from '../proto/redis.ts';
 import type { Retention } from '../proto/retention.ts';
+import { historyKeysOf } from '../proto/store/codec.ts';
 
 export type RecordingAction = 'pause' | 'resume' | 'reset';
 
@@ -106,15 +107,11 @@ export class RecordingControl {
   }
 
   private async deleteHistory(hosts: string[]): Promise<void> {
-    const today = dayOf(Date.now());
-    const firstDay = dayOf(Date.now() - this.retention.minuteRetentionMs) - 1;
     await Promise.all(
       hosts.map(async (h) => {
         const metrics = await this.redis.smembers(keys.metrics(h));
-        const doomed = [keys.stored(h), ...metrics.map((m) => keys.raw(h, m))];
-        for (let day = firstDay; day <= today + 1; day++) doomed.push(keys.minutes(h, day));
         // All keys of one host share its hash tag: one UNLINK per host even on a cluster.
-        await this.redis.unlink(...doomed);
+        await this.redis.unlink(...historyKeysOf(h, metrics, this.retention));
       }),
     ).catch((err: Error) => {
       throw new UnavailableError(

@@ -33,7 +33,7 @@ export function startGateway(config: GatewayConfig, log: Log): Promise<RunningGa
     const redis = await connectRedis(config.redis, 'loadstar-gateway', log);
     startup.connected('redis');
     const registry = createRegistry('gateway');
-    const read = new ReadModel(redis);
+    const read = new ReadModel(redis, config.retention.rawRetentionMs);
     const feed = new LiveFeed(nats, log.child('feed'));
     const statsField = `gateway:${process.pid}:${Date.now()}`;
     const readiness = () => ({ nats: nats.isConnected(), redis: isRedisReady(redis) });

@@ -1,11 +1,12 @@
 // JSON encoding of metric values. Values are always written as floats (`1.0`,
 // never `1`) so that typed clients decode a float; `null` marks "no value".
 
-/** The JSON text of a finite number as a float: 1 -> "1.0", 0.5 -> "0.5", 1e21 -> "1e+21". */
+/** The JSON text of a finite number as a float: 1 -> "1.0", 0.5 -> "0.5", 1e21 -> "1e+21", -0 -> "-0.0". */
 export function renderFloat(value: number): string {
-  const text = String(value);
-  // Integral values print without a fraction or exponent; everything else is already a float.
-  return /^-?\d+$/.test(text) ? `${text}.0` : text;
+  // String(-0) is "0": the sign would be lost.
+  if (Object.is(value, -0)) return '-0.0';
+  // Integral values below 1e21 print without a fraction or exponent; everything else is already a float.
+  return Number.isInteger(value) && Math.abs(value) < 1e21 ? `${value}.0` : String(value);
 }
 
 /** A JSON object of name -> float (or null), keys in the order given. */

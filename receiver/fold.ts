@@ -1,49 +1,26 @@
-// Folds a sample into Redis: the host's keys in one script, the keys that span
-// hosts in another (a different cluster slot). Both are idempotent, so the
-// receiver (write-through, for read-your-writes) and the storage consumer (from
-// the stream) may fold the same sample in any order, any number of times.
-import { readFileSync } from 'node:fs';
+// Folds samples into Redis through the history codec's scripts: the host's keys
+// in one script, the keys that span hosts in another (a different cluster slot).
+// Both are idempotent, so the receiver (write-through, for read-your-writes) and
+// the storage consumer (from the stream) may fold the same sample in any order,
+// any number of times.
 import { Cluster, type Result } from 'ioredis';
 import { keys } from '../proto/keys.ts';
 import { emptyRules, foldForm, type RecordingRules } from '../proto/recording.ts';
 import type { RedisClient, RedisSettings } from '../proto/redis.ts';
 import type { Retention } from '../proto/retention.ts';
 import type { Sample } from '../proto/sample.ts';
+import { foldArguments, hostRouteKey, idHash, scripts } from '../proto/store/codec.ts';
+
+type Argument = string | number | Buffer;
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    loadstarFoldHost(numKeys: number, ...keysAndArgs: (string | number)[]): Result<number, Context>;
-    loadstarFold(numKeys: number, ...keysAndArgs: (string | number)[]): Result<number, Context>;
-    loadstarFoldLatest(
-      numKeys: number,
-      ...keysAndArgs: (string | number)[]
-    ): Result<number, Context>;
+    loadstarFoldHost(numKeys: number, ...keysAndArgs: Argument[]): Result<number[], Context>;
+    loadstarFold(numKeys: number, ...keysAndArgs: Argument[]): Result<number[], Context>;
+    loadstarFoldLatest(numKeys: number, ...keysAndArgs: Argument[]): Result<number, Context>;
+    loadstarCheckFolded(numKeys: number, ...keysAndArgs: Argument[]): Result<number[], Context>;
   }
 }
-
-const FOLD_HOST = readFileSync(new URL('./fold-host.lua', import.meta.url), 'utf8');
-const FOLD_LATEST = readFileSync(new URL('./fold-latest.lua', import.meta.url), 'utf8');
-/**
- * Both scripts as one, for a single Redis server, where keys of different hash
- * tags may meet in one script: one round trip per sample instead of two. The
- * cross-host part runs first, as in the two-call form.
- * KEYS: seen, latest, hosts, all hosts' recording rules. ARGV: the host script's ARGV, then the host name.
- */
-const FOLD_BOTH = `local function fold_latest(KEYS, ARGV)
-${FOLD_LATEST}
-end
-local function fold_host(KEYS, ARGV)
-${FOLD_HOST}
-end
--- All hosts' rules, read in this same atomic step, stand in for a host without rules of its own.
-local all = redis.call('HMGET', KEYS[4], 'paused', 'wiped_before')
-if all[1] or all[2] then
-  ARGV[8] = all[1] or ''
-  ARGV[9] = all[2] or '0'
-end
-fold_latest({KEYS[2], KEYS[3]}, {ARGV[11], ARGV[3], ARGV[4], ARGV[10]})
-return fold_host({KEYS[1]}, ARGV)
-`;
 
 export type FoldSettings = Retention;
 
@@ -76,9 +53,10 @@ export class Folder {
     private readonly settings: FoldSettings,
     private readonly acks: ReplicaAcks = { replicaAcks: 0, replicaAckTimeoutMs: 0 },
   ) {
-    redis.defineCommand('loadstarFoldHost', { lua: FOLD_HOST });
-    redis.defineCommand('loadstarFoldLatest', { lua: FOLD_LATEST });
-    redis.defineCommand('loadstarFold', { lua: FOLD_BOTH });
+    redis.defineCommand('loadstarFoldHost', { lua: scripts.foldHost });
+    redis.defineCommand('loadstarFoldLatest', { lua: scripts.foldLatest });
+    redis.defineCommand('loadstarFold', { lua: scripts.foldBoth });
+    redis.defineCommand('loadstarCheckFolded', { lua: scripts.check });
     this.oneScript = !(redis instanceof Cluster);
   }
 
@@ -100,44 +78,38 @@ export class Folder {
   }
 
   async isFoldedId(host: string, id: string): Promise<boolean> {
-    return (await this.redis.zscore(keys.seen(host), id)) !== null;
+    const [found] = await this.redis.loadstarCheckFolded(1, hostRouteKey(host), host, idHash(id));
+    return found === 1;
   }
 
   /**
    * Folds one sample; resolves once both scripts ran, rejects when Redis is away.
    * The cross-host script runs first: a sample the host script marked folded has
-   * been folded everywhere, which lets a redelivery stop at one `ZSCORE`.
+   * been folded everywhere, which lets a redelivery stop at one look-up.
    */
   async fold(sample: Sample): Promise<FoldOutcome> {
-    let packed = '';
-    for (const name in sample.metrics) packed += `${name} ${sample.metrics[name]} `;
-    const time = String(sample.time);
-    const interval = String(sample.interval);
-    const hostArgs = [
-      keys.hostPrefix(sample.host),
-      sample.id,
-      time,
-      interval,
+    const [hash, time, interval, packed] = foldArguments(sample);
+    const hostArgs: Argument[] = [
+      sample.host,
       this.settings.horizonMs,
       this.settings.rawRetentionMs,
       this.settings.minuteRetentionMs,
       this.fallback.paused,
       this.fallback.wiped_before,
+      hash,
+      time,
+      interval,
       packed,
     ];
-    let outcome: number;
+    const route = hostRouteKey(sample.host);
+    let outcomes: number[];
     if (this.oneScript) {
-      const foldArgs = [
-        keys.seen(sample.host),
-        keys.latest,
-        keys.hosts,
-        keys.recordingAll,
-        ...hostArgs,
-        sample.host,
-      ];
-      outcome =
+      const foldArgs = [route, keys.latest, keys.hosts, keys.recordingAll, ...hostArgs];
+      outcomes =
         this.acks.replicaAcks > 0
-          ? ((await this.replicated(this.redis.pipeline().loadstarFold(4, ...foldArgs))) as number)
+          ? ((await this.replicated(
+              this.redis.pipeline().loadstarFold(4, ...foldArgs),
+            )) as number[])
           : await this.redis.loadstarFold(4, ...foldArgs);
     } else {
       await this.replicated(
@@ -145,11 +117,11 @@ export class Folder {
           .pipeline()
           .loadstarFoldLatest(2, keys.latest, keys.hosts, sample.host, time, interval, packed),
       );
-      outcome = (await this.replicated(
-        this.redis.pipeline().loadstarFoldHost(1, keys.seen(sample.host), ...hostArgs),
-      )) as number;
+      outcomes = (await this.replicated(
+        this.redis.pipeline().loadstarFoldHost(1, route, ...hostArgs),
+      )) as number[];
     }
-    return OUTCOMES[outcome] ?? 'folded';
+    return OUTCOMES[outcomes[0]!] ?? 'folded';
   }
 
   /**

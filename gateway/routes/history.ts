@@ -2,7 +2,6 @@
 // null gaps; one-minute points carry their average, count, min and max.
 
 import { renderFloat } from '../../proto/float.ts';
-import { sendJson } from '../../proto/http.ts';
 import { keys } from '../../proto/keys.ts';
 import { InputError } from '../../proto/sample.ts';
 import {
@@ -11,13 +10,17 @@ import {
   parseRange,
   readMinutes,
   readRaw,
-  renderMinutePoints,
-  renderRawPoints,
+  writeMinutePoints,
+  writeRawPoints,
 } from '../history.ts';
+import { JsonText } from '../json-text.ts';
 import { parseHostParam, parseTopics, unavailable } from '../read.ts';
 import type { RouteGroup } from './context.ts';
 
-export const historyRoutes: RouteGroup = (router, { base, redis, read, history, staleness }) => {
+export const historyRoutes: RouteGroup = (
+  router,
+  { base, redis, read, history, staleness, retention },
+) => {
   router.get(`${base}api/v1/history`, async (ctx) => {
     const [metric] = parseTopics(ctx.query.metric, 1, 'metric');
     const range = parseRange(ctx.query, history);
@@ -37,34 +40,39 @@ export const historyRoutes: RouteGroup = (router, { base, redis, read, history, 
       (await redis.hget(keys.hostMeta(host), 'interval').catch(unavailable)) ?? 0,
     );
     const interval = declared > 0 ? declared : staleness.defaultIntervalSeconds;
-    const head =
+    const out = new JsonText().text(
       `{"host":${JSON.stringify(host)},"metric":${JSON.stringify(metric)},"step":"${range.step}",` +
-      `"from":${range.from},"to":${range.to},"interval":${renderFloat(interval)}`;
+        `"from":${range.from},"to":${range.to},"interval":${renderFloat(interval)}`,
+    );
     if (range.step === 'raw') {
       const gapMs = history.gapFactor * interval * 1000;
       const points = markGaps(
-        await readRaw(redis, host, metric!, range.from, range.to),
+        await readRaw(
+          redis,
+          host,
+          metric!,
+          range.from,
+          range.to,
+          Date.now() - retention.rawRetentionMs,
+        ),
         interval * 1000,
         gapMs,
         range.from,
         range.to,
       );
-      sendJson(
-        ctx,
-        200,
-        `${head},"gap_after_ms":${Math.round(gapMs)},"columns":["time","value"],"points":${renderRawPoints(points)}}`,
-      );
+      out.text(`,"gap_after_ms":${Math.round(gapMs)},"columns":["time","value"],"points":`);
+      writeRawPoints(out, points);
     } else {
       const points = fillMinutes(
         await readMinutes(redis, host, metric!, range.from, range.to),
         range.from,
         range.to,
       );
-      sendJson(
-        ctx,
-        200,
-        `${head},"columns":["time","avg","count","min","max"],"points":${renderMinutePoints(points)}}`,
-      );
+      out.text(',"columns":["time","avg","count","min","max"],"points":');
+      writeMinutePoints(out, points);
     }
+    ctx.status = 200;
+    ctx.type = 'application/json';
+    ctx.body = out.text('}').bytes();
   });
 };

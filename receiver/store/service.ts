@@ -8,6 +8,7 @@ import { RecordingStore } from '../../proto/recording.ts';
 import { connectRedis, isRedisReady } from '../../proto/redis.ts';
 import { listenWhileStarting } from '../../proto/startup.ts';
 import { createRegistry, publishStats } from '../../proto/stats.ts';
+import { type UpgradeResult, upgradeLayout } from '../../proto/store/upgrade.ts';
 import { Folder } from '../fold.ts';
 import { Checkpointer, createCheckpointCounters } from './checkpoint.ts';
 import type { StoreConfig } from './config.ts';
@@ -18,6 +19,8 @@ export interface RunningStore {
   consumer: StoreConsumer;
   checkpointer: Checkpointer;
   listener: Listener;
+  /** Settles once Redis's history is all in the current layout (at once, unless it was older). */
+  upgraded: Promise<UpgradeResult>;
   stop(): Promise<void>;
 }
 
@@ -52,6 +55,12 @@ export function startStore(config: StoreConfig, log: Log): Promise<RunningStore>
       config.nats.replicas,
     );
     checkpointer.start();
+    let stopped = false;
+    const upgraded = upgradeUntilDone(
+      () => upgradeLayout(redis, config.fold, log),
+      log,
+      () => stopped,
+    );
 
     const app = createHealthApp(
       registry,
@@ -75,7 +84,10 @@ export function startStore(config: StoreConfig, log: Log): Promise<RunningStore>
       consumer,
       checkpointer,
       listener,
+      upgraded,
       async stop() {
+        stopped = true;
+        await upgraded.catch(() => {});
         await checkpointer.stop();
         await consumer.stop();
         stopWatch();
@@ -86,4 +98,22 @@ export function startStore(config: StoreConfig, log: Log): Promise<RunningStore>
       },
     };
   });
+}
+
+/** Runs the layout upgrade until it succeeds (Redis may be away for a while), or the service stops. */
+async function upgradeUntilDone(
+  upgrade: () => Promise<UpgradeResult>,
+  log: Log,
+  stopped: () => boolean,
+): Promise<UpgradeResult> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await upgrade();
+    } catch (err) {
+      if (stopped()) throw err;
+      if (attempt === 1)
+        log.warn('history upgrade failed; retrying', { error: (err as Error).message });
+      await new Promise((resolve) => setTimeout(resolve, Math.min(1_000 * attempt, 10_000)));
+    }
+  }
 }

@@ -7,6 +7,7 @@ import { DeliverPolicy, type NatsConnection } from 'nats';
 import { keys } from '../../proto/keys.ts';
 import type { RedisClient } from '../../proto/redis.ts';
 import { decodeSample, type Sample } from '../../proto/sample.ts';
+import { rawBlockKeys, rawPoints } from '../../proto/store/codec.ts';
 import { SAMPLES_STREAM } from '../../proto/subjects.ts';
 import { readCreated } from './agents.ts';
 
@@ -40,16 +41,18 @@ export async function tally(redis: RedisClient, records: HostRecord[]): Promise<
   for (const { host, created } of records) {
     result.created += created.length;
     // One atomic read: a fold landing between two reads would look like a doubled sample.
+    const from = Math.min(...created.map((s) => s.time), Date.now());
+    const blocks = rawBlockKeys(host, 'seq', from, Date.now() + 3_600_000);
     const answers = (await redis
       .multi()
-      .zrange(keys.raw(host, 'seq'), '0', '-1')
+      .mgetBuffer(...blocks.keys)
       .hget(keys.hostMeta(host), 'samples')
       .hget(keys.hostLatest(host), 'seq')
       .exec()) as [Error | null, unknown][];
-    const members = answers[0]![1] as string[];
+    const points = rawPoints(blocks.hours, answers[0]![1] as (Buffer | null)[], 0, Infinity);
     const samples = answers[1]![1] as string | null;
     const latest = answers[2]![1] as string | null;
-    const values = members.map((m) => Number(m.slice(m.indexOf(':') + 1)));
+    const values = points.map(([, v]) => v);
     const found = new Set(values);
     result.lost += created.filter((s) => !found.has(s.metrics.seq!)).length;
     const doubled = values.length - found.size + Math.max(0, Number(samples ?? 0) - found.size);

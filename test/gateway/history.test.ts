@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import type { RunningGateway } from '../../gateway/service.ts';
-import { keys } from '../../proto/keys.ts';
+import { historyKeys } from '../../proto/store/codec.ts';
 import type { RunningReceiver } from '../../receiver/service.ts';
 import {
   gatewayOn,
@@ -186,15 +186,21 @@ describe('history and recording', function () {
       expect(Math.min(...filled.map((p: number[]) => p[3]!))).to.equal(1);
     });
 
-    it('lets Redis expire the aggregates HISTORY_1M_RETENTION after their day ends, and idle raw history after its retention', async () => {
+    it('lets Redis expire each minute block HISTORY_1M_RETENTION after its day ends, and each raw block HISTORY_RAW_RETENTION after its hour ends', async () => {
       const host = uniqueName('ttl');
       const now = Date.now();
-      await post(host, now - 1000, { cpu: 1 });
-      const day = Math.floor((now - 1000) / 86_400_000);
-      const aggregateTtl = await redis.pttl(keys.minutes(host, day));
-      const expected = (day + 1) * 86_400_000 + 30 * 86_400_000 - Date.now();
-      expect(aggregateTtl).to.be.within(expected - 5_000, expected + 5_000);
-      expect(await redis.pttl(keys.raw(host, 'cpu'))).to.be.within(50_000, 60_000);
+      // A sample in the minute before this one, then one now: the first minute closes into its day's block.
+      const closed = now - (now % 60_000) - 1_000;
+      await post(host, closed, { cpu: 1 });
+      await post(host, now - 100, { cpu: 2 });
+      const day = Math.floor(closed / 86_400_000);
+      const minuteTtl = await redis.pttl(historyKeys.minuteBlock(host, day, 'cpu'));
+      const minuteExpected = (day + 1) * 86_400_000 + 30 * 86_400_000 - Date.now();
+      expect(minuteTtl).to.be.within(minuteExpected - 5_000, minuteExpected + 5_000);
+      const hour = Math.floor((now - 100) / 3_600_000);
+      const rawTtl = await redis.pttl(historyKeys.rawBlock(host, hour, 'cpu'));
+      const rawExpected = (hour + 1) * 3_600_000 + 60_000 - Date.now();
+      expect(rawTtl).to.be.within(rawExpected - 5_000, rawExpected + 5_000);
     });
   });
 
@@ -255,10 +261,13 @@ describe('history and recording', function () {
       expect((await act('reset', `?host=${a}&confirm=yes`)).status).to.equal(200);
       expect(await history(redis, a, 'cpu')).to.deep.equal([]);
       expect(await history(redis, a, 'mem')).to.deep.equal([]);
-      const day = Math.floor(t / 86_400_000);
-      expect(await redis.exists(keys.minutes(a, day))).to.equal(0);
+      const minutes = async (host: string) =>
+        (
+          await get(`api/v1/history?metric=mem&host=${host}&from=${t - 60_000}&to=${t}&step=1m`)
+        ).body.points.filter((p: number[]) => p[2] !== 0);
+      expect(await minutes(a)).to.deep.equal([]);
       expect(await history(redis, b, 'cpu')).to.have.length(1);
-      expect(await redis.exists(keys.minutes(b, day))).to.equal(1);
+      expect(await minutes(b)).to.deep.equal([[t - (t % 60_000), 6, 1, 6, 6]]);
       // Latest values are not history: they stay.
       expect((await get(`?topics=cpu&host=${a}`)).body).to.deep.equal({ cpu: 5 });
       // A late sample from before the reset stays out; a new one is recorded.

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
+import { Folder } from '../../receiver/fold.ts';
 import type { RunningReceiver } from '../../receiver/service.ts';
 import { eventually } from '../harness/eventually.ts';
 import { postSample, receiverOn, uniqueName } from '../harness/pipeline.ts';
@@ -98,10 +99,15 @@ describe('Redis behind Sentinel (REDIS_URL=redis-sentinel://…/<primary>)', fun
     const promoted = new Redis(replica.port, '127.0.0.1');
     try {
       expect(await promoted.info('replication')).to.match(/role:master/);
-      expect(await promoted.zrange(`ls:{${host}}:seen`, '0', '-1')).to.include.members([
-        'before',
-        'after',
-      ]);
+      // Both samples are in the promoted replica's dedup record.
+      const folder = new Folder(promoted, {
+        horizonMs: 86_400_000,
+        rawRetentionMs: 86_400_000,
+        minuteRetentionMs: 86_400_000,
+      });
+      for (const id of ['before', 'after'])
+        expect(await folder.isFoldedId(host, id), id).to.equal(true);
+      expect(await folder.isFoldedId(host, 'never-posted')).to.equal(false);
     } finally {
       promoted.disconnect();
     }

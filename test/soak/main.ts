@@ -200,7 +200,7 @@ async function run(options: SoakOptions, processes: Processes): Promise<SoakRun>
       await sleep(startAt + k * SAMPLE_EVERY_MS - Date.now());
       const now = Date.now();
       for (const s of series) s.sample(now, startAt);
-      const store = await watch.sample(startAt);
+      const store = await watch.sample();
       stores.push({ atMs: now - startAt, ...store });
       if (k % 6 === 0) {
         const rss = series

@@ -4,7 +4,6 @@
 import { Redis } from 'ioredis';
 import { connect, type NatsConnection } from 'nats';
 import { INCIDENTS_STREAM, RULES_CONSUMER } from '../../proto/incident.ts';
-import { dayOf, keys } from '../../proto/keys.ts';
 import { SAMPLES_STREAM, STORE_CONSUMER } from '../../proto/subjects.ts';
 import { hostName } from './protocol.ts';
 
@@ -32,18 +31,35 @@ export class StoreWatch {
     return new StoreWatch(nc, new Redis(redisUrl), hosts);
   }
 
+  /** The host's minute blocks (see proto/store/codec.ts): few per host, found by their prefix. */
+  private async minuteBlocks(host: string): Promise<string[]> {
+    const found: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, batch] = await this.redis.scan(
+        cursor,
+        'MATCH',
+        `ls:{${host}}:m:*`,
+        'COUNT',
+        1000,
+      );
+      found.push(...batch);
+      cursor = next;
+    } while (cursor !== '0');
+    return found;
+  }
+
   private async backlog(consumer: string): Promise<number> {
     const jsm = await this.nc.jetstreamManager();
     const info = await jsm.consumers.info(SAMPLES_STREAM, consumer).catch(() => null);
     return info ? info.num_pending + info.num_ack_pending : Number.NaN;
   }
 
-  async sample(startAt: number): Promise<StoreSample> {
-    const days = [...new Set([dayOf(startAt), dayOf(Date.now())])];
+  async sample(): Promise<StoreSample> {
     const pipeline = this.redis.pipeline();
     for (let h = 0; h < this.hosts; h++) {
-      for (const day of days)
-        pipeline.memory('USAGE', keys.minutes(hostName(h), day), 'SAMPLES', 0);
+      for (const key of await this.minuteBlocks(hostName(h)))
+        pipeline.memory('USAGE', key, 'SAMPLES', 0);
     }
     const usages = (await pipeline.exec()) ?? [];
     const aggregatesBytes = usages.reduce((sum, [, bytes]) => sum + (Number(bytes) || 0), 0);

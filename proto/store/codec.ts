@@ -1,0 +1,592 @@
+// The history codec: the one module that knows how a host's samples sit in Redis.
+// store.lua and fold.lua write what this file reads; nothing else knows the bytes.
+// Values come back exactly as they were posted (every double, -0.0 included).
+//
+// Layout, version 2 ({loadstar}:layout = "2"). Every key of a host starts with
+// `ls:{host}:`, one hash tag, so a host's fold is one atomic script on a Cluster.
+//
+// | key                       | type   | what                                                        |
+// | ------------------------- | ------ | ----------------------------------------------------------- |
+// | ls:{h}:latest             | hash   | metric -> "time|token": the host's newest value per metric  |
+// | ls:{h}:meta               | hash   | interval, first_seen, last_seen, samples                    |
+// | ls:{h}:metrics            | set    | the metric names the host reports                           |
+// | ls:{h}:r:<hour>:<metric>  | string | raw block: one hour (epoch ms / 3,600,000) of one metric    |
+// | ls:{h}:m:<day>:<metric>   | string | minute block: one UTC day's one-minute aggregates           |
+// | ls:{h}:state              | hash   | metric -> 136 bytes: where the raw chain and the open minute |
+// |                           |        | stand (17 little-endian doubles, see store.lua STATE)       |
+// | ls:{h}:kept               | hash   | raw block hour -> samples recorded in it                    |
+// | ls:{h}:d:<0..63>          | string | dedup record, sharded by the id hash's first byte           |
+// | {loadstar}:latest         | hash   | metric -> "time|host|interval|token": newest from any host  |
+// | {loadstar}:hosts          | zset   | host -> last seen time                                      |
+//
+// Value tokens (latest values, and the fold's arguments): a decimal of at most 14
+// significant digits and 15 decimals is "<mantissa>" or "<mantissa>e-<scale>"
+// (12.34 -> "1234e-2"); any other double is "f" + its shortest text ("f-0",
+// "f5e-324", "f0.30000000000000004"). Both parse back to the same double.
+//
+// Blocks start with a version byte (1). Integers are unsigned LEB128 varints;
+// signed ones are zigzagged (0, -1, 1, -2 -> 0, 1, 2, 3). A decimal is a mantissa
+// and a scale: value = mantissa / 10^scale, which is exactly the posted double.
+//
+// Raw block points, told apart by the first varint v:
+// - v even: a step: the same interval as before; value mantissa += unzigzag(v / 2).
+// - v % 4 = 1: a jump: mantissa += unzigzag((v - 1) / 4); then varint zigzag(dod):
+//   interval += dod; time += interval.
+// - v = 3: a base: varint time offset in the block (ms), scale byte, varint zigzag(mantissa);
+//   steps and jumps after it count from it (interval 0).
+// - v = 7: a standalone decimal (same fields as a base), v = 11: a standalone double
+//   (varint offset, 8-byte little-endian double); neither moves the chain. Late
+//   samples and doubles that are no short decimal are standalone.
+// Points are in arrival order; readers sort by time.
+//
+// Minute block records (aggregates of one minute: count, sum, min, max). Header byte:
+// bits 0-1 kind (0 chained, 1 base, 2 standalone), bit 2 doubles, bits 3-6 scale, bit 7
+// "the chain's next minute, with its count" (chained only; the two fields are left out).
+// Then the minute of the day (chained: varint zigzag(delta from the chain's last
+// minute); else varint), varint count, and either three little-endian doubles sum, min, max, or
+// decimals: varint zigzag(min - m0) where m0 is the chain's last decimal min when a
+// chained record has its scale, else 0; varint (max - min); varint (sum - count * min).
+// A base starts the chain anew, a standalone (a late sample's minute) leaves it alone.
+// A minute may have several records (a late sample after the minute closed); readers
+// add them up. The minute still open sits in the state hash, not in a block.
+//
+// Dedup entries: 12 bytes, the first 8 bytes of SHA-1 of the sample id, then the
+// second (big-endian uint32) it was folded; kept SAMPLE_MAX_AGE plus 10 minutes.
+//
+// Retention: a raw block expires HISTORY_RAW_RETENTION after its hour ends, a
+// minute block HISTORY_1M_RETENTION after its day ends, each by Redis itself.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { keys } from '../keys.ts';
+
+export const LAYOUT_VERSION = '2';
+export const RAW_BLOCK_MS = 3_600_000;
+export const DAY_MS = 86_400_000;
+export const MINUTE_MS = 60_000;
+const BLOCK_VERSION = 1;
+const DEDUP_SHARDS = 64;
+const STATE_BYTES = 136;
+/** Exact powers of ten up to the largest scale a token may have. */
+const POW10 = Array.from({ length: 16 }, (_, i) => 10 ** i);
+
+/** Keys of the history layout; the scripts derive the same names from the host's prefix. */
+export const historyKeys = {
+  layout: '{loadstar}:layout',
+  rawBlock: (host: string, hour: number, metric: string) => `ls:{${host}}:r:${hour}:${metric}`,
+  minuteBlock: (host: string, day: number, metric: string) => `ls:{${host}}:m:${day}:${metric}`,
+  state: (host: string) => `ls:{${host}}:state`,
+  kept: (host: string) => `ls:{${host}}:kept`,
+  dedupShard: (host: string, shard: number) => `ls:{${host}}:d:${shard}`,
+};
+
+/** The UTC day number of an epoch-ms time: which minute block holds it. */
+export function dayOf(time: number): number {
+  return Math.floor(time / DAY_MS);
+}
+
+export function hourOf(time: number): number {
+  return Math.floor(time / RAW_BLOCK_MS);
+}
+
+const DECIMAL = /^(-?)(\d+)(?:\.(\d+))?$/;
+
+/** The token a value travels and is kept as (see the header): exact, and short for decimals. */
+export function valueToken(value: number): string {
+  if (Object.is(value, -0)) return 'f-0';
+  const text = String(value);
+  const parts = DECIMAL.exec(text);
+  if (parts) {
+    const fraction = parts[3] ?? '';
+    const digits = (parts[2]! + fraction).replace(/^0+(?=\d)/, '');
+    if (digits.length <= 14 && fraction.length <= 15) {
+      return fraction === '' ? text : `${parts[1]}${digits}e-${fraction.length}`;
+    }
+  }
+  return `f${text}`;
+}
+
+/** A token back to its value. */
+export function tokenValue(token: string): number {
+  return Number(token.charCodeAt(0) === 0x66 ? token.slice(1) : token);
+}
+
+/** The dedup record's key for an id: the first 8 bytes of its SHA-1. */
+export function idHash(id: string): Buffer {
+  return createHash('sha1').update(id).digest().subarray(0, 8);
+}
+
+export function dedupShardOf(hash: Buffer): number {
+  return hash[0]! % DEDUP_SHARDS;
+}
+
+/** A host's newest value of a metric, from its `latest` hash. */
+export function parseHostLatest(text: string): { time: number; value: number } {
+  const bar = text.indexOf('|');
+  return { time: Number(text.slice(0, bar)), value: tokenValue(text.slice(bar + 1)) };
+}
+
+/** The newest value of a metric from any host, from `{loadstar}:latest`. */
+export function parseGlobalLatest(text: string): {
+  time: number;
+  host: string;
+  interval: number;
+  value: number;
+} {
+  // "time|host|interval|token": host names never hold '|'.
+  const [time, host, interval, token] = text.split('|') as [string, string, string, string];
+  return { time: Number(time), host, interval: Number(interval), value: tokenValue(token) };
+}
+
+/** Just the value of either kind of latest entry (the token is always last). */
+export function latestValue(text: string): number {
+  return tokenValue(text.slice(text.lastIndexOf('|') + 1));
+}
+
+/** A block ended inside a point: the points before it stand. */
+class Truncated extends Error {}
+
+/**
+ * Reads the varint at `at` of `buf` into `cursor.value` and returns the position
+ * after it. Varints may reach 2^53: arithmetic, not bit shifts.
+ */
+function varintAt(buf: Buffer, at: number, cursor: { value: number }): number {
+  let value = 0;
+  let scale = 1;
+  for (;;) {
+    if (at >= buf.length) throw new Truncated();
+    const b = buf[at++]!;
+    value += (b & 0x7f) * scale;
+    if (b < 0x80) {
+      cursor.value = value;
+      return at;
+    }
+    scale *= 128;
+  }
+}
+
+function unzigzag(u: number): number {
+  return u % 2 === 0 ? u / 2 : -(u + 1) / 2;
+}
+
+/** Raw points of one block, appended to `times` and `values` in block order; a damaged tail is left out. */
+export function decodeRawBlock(
+  block: Buffer,
+  hour: number,
+  times: number[],
+  values: number[],
+): void {
+  if (block.length === 0 || block[0] !== BLOCK_VERSION) return;
+  const start = hour * RAW_BLOCK_MS;
+  const cursor = { value: 0 };
+  let at = 1;
+  let chained = false;
+  let time = 0;
+  let interval = 0;
+  let divisor = 1;
+  let mantissa = 0;
+  try {
+    while (at < block.length) {
+      // Most points are one- or two-byte steps: read those without a call.
+      let v = block[at]!;
+      if (v < 0x80) at++;
+      else {
+        at = varintAt(block, at, cursor);
+        v = cursor.value;
+      }
+      if (v % 2 === 0) {
+        if (!chained) return;
+        mantissa += unzigzag(v / 2);
+        time += interval;
+        times.push(time);
+        values.push(mantissa / divisor);
+        continue;
+      }
+      if (v % 4 === 1) {
+        if (!chained) return;
+        mantissa += unzigzag((v - 1) / 4);
+        at = varintAt(block, at, cursor);
+        interval += unzigzag(cursor.value);
+        time += interval;
+        times.push(time);
+        values.push(mantissa / divisor);
+        continue;
+      }
+      at = varintAt(block, at, cursor);
+      const pointTime = start + cursor.value;
+      if (v === 11) {
+        if (at + 8 > block.length) return;
+        times.push(pointTime);
+        values.push(block.readDoubleLE(at));
+        at += 8;
+        continue;
+      }
+      if ((v !== 3 && v !== 7) || at >= block.length) return;
+      const scale = block[at++]!;
+      at = varintAt(block, at, cursor);
+      const m = unzigzag(cursor.value);
+      if (scale >= POW10.length) return;
+      times.push(pointTime);
+      values.push(m / POW10[scale]!);
+      if (v === 3) {
+        chained = true;
+        time = pointTime;
+        interval = 0;
+        divisor = POW10[scale]!;
+        mantissa = m;
+      }
+    }
+  } catch (err) {
+    if (!(err instanceof Truncated)) throw err;
+  }
+}
+
+/**
+ * One minute's aggregate. `sum` and `avg` come from the exact decimal sum where
+ * the values were short decimals, so the average is right to the last digit.
+ */
+export interface MinutePoint {
+  time: number;
+  count: number;
+  sum: number;
+  avg: number;
+  min: number;
+  max: number;
+  /** The decimals of the minute's values when all were short decimals (min and max are then exact decimals of it), else null. */
+  scale: number | null;
+}
+
+/**
+ * Minutes as stored, column by column (a 30-day read holds 43,200 of them): a
+ * decimal (sum, min, max are mantissas of `scale`) or doubles (scale -1).
+ */
+export class MinuteParts {
+  readonly time: number[] = [];
+  readonly count: number[] = [];
+  readonly scale: number[] = [];
+  readonly sum: number[] = [];
+  readonly min: number[] = [];
+  readonly max: number[] = [];
+
+  push(time: number, count: number, scale: number, sum: number, min: number, max: number): void {
+    this.time.push(time);
+    this.count.push(count);
+    this.scale.push(scale);
+    this.sum.push(sum);
+    this.min.push(min);
+    this.max.push(max);
+  }
+}
+
+export function decodeMinuteBlock(block: Buffer, day: number, out: MinuteParts): void {
+  if (block.length === 0 || block[0] !== BLOCK_VERSION) return;
+  const start = day * DAY_MS;
+  const cursor = { value: 0 };
+  let at = 1;
+  let lastMinute = 0;
+  let lastCount = 0;
+  let lastLow = 0;
+  let lastScale = 0;
+  try {
+    while (at < block.length) {
+      const header = block[at++]!;
+      const kind = header & 3;
+      const doubles = (header & 4) !== 0;
+      const scale = (header >> 3) & 15;
+      const following = (header & 128) !== 0;
+      if (kind === 3 || (following && kind !== 0)) return;
+      let minute: number;
+      let count: number;
+      if (following) {
+        minute = lastMinute + 1;
+        count = lastCount;
+      } else {
+        at = varintAt(block, at, cursor);
+        minute = kind === 0 ? lastMinute + unzigzag(cursor.value) : cursor.value;
+        at = varintAt(block, at, cursor);
+        count = cursor.value;
+      }
+      const time = start + minute * MINUTE_MS;
+      let low: number;
+      if (doubles) {
+        if (at + 24 > block.length) return;
+        low = block.readDoubleLE(at + 8);
+        out.push(time, count, -1, block.readDoubleLE(at), low, block.readDoubleLE(at + 16));
+        at += 24;
+      } else {
+        at = varintAt(block, at, cursor);
+        low = (kind === 0 && scale === lastScale ? lastLow : 0) + unzigzag(cursor.value);
+        at = varintAt(block, at, cursor);
+        const high = low + cursor.value;
+        at = varintAt(block, at, cursor);
+        out.push(time, count, scale, count * low + cursor.value, low, high);
+      }
+      if (kind === 2) continue;
+      lastMinute = minute;
+      lastCount = count;
+      if (!doubles) {
+        lastLow = low;
+        lastScale = scale;
+      } else if (kind === 1) {
+        lastLow = 0;
+        lastScale = 0;
+      }
+    }
+  } catch (err) {
+    if (!(err instanceof Truncated)) throw err;
+  }
+}
+
+/** The minute still open for a metric, from its state entry. */
+function decodeOpenMinute(state: Buffer | null, out: MinuteParts): void {
+  if (!state || state.length < STATE_BYTES) return;
+  const field = (i: number) => state.readDoubleLE(i * 8);
+  if (field(5) < 0) return;
+  out.push(field(5), field(6), field(7) === 1 ? -1 : field(8), field(9), field(10), field(11));
+}
+
+const EXACT = 2 ** 53;
+
+/** Adds up the parts of each minute in [from, to] and gives each its exact average; oldest first. */
+export function mergeMinutes(parts: MinuteParts, from: number, to: number): MinutePoint[] {
+  // Blocks come day by day and records in order, bar late ones: sort only when needed.
+  let order: number[] | null = null;
+  for (let i = 1; i < parts.time.length; i++) {
+    if (parts.time[i]! <= parts.time[i - 1]!) {
+      order = parts.time.map((_, j) => j).sort((a, b) => parts.time[a]! - parts.time[b]!);
+      break;
+    }
+  }
+  const points: MinutePoint[] = [];
+  let time = Number.NaN;
+  let count = 0;
+  let scale = 0;
+  let sum = 0;
+  let min = 0;
+  let max = 0;
+  for (let k = 0; k < parts.time.length; k++) {
+    const i = order ? order[k]! : k;
+    const t = parts.time[i]!;
+    if (t < from || t > to) continue;
+    if (t !== time) {
+      if (count > 0) points.push(minutePoint(time, count, scale, sum, min, max));
+      time = t;
+      count = parts.count[i]!;
+      scale = parts.scale[i]!;
+      sum = parts.sum[i]!;
+      min = parts.min[i]!;
+      max = parts.max[i]!;
+      continue;
+    }
+    // A second record of the same minute (a late sample): add it in.
+    const s = parts.scale[i]!;
+    if (scale >= 0 && s >= 0) {
+      const target = Math.max(scale, s);
+      const ka = POW10[target - scale]!;
+      const kb = POW10[target - s]!;
+      const total = sum * ka + parts.sum[i]! * kb;
+      if (
+        Math.abs(sum * ka) < EXACT &&
+        Math.abs(parts.sum[i]! * kb) < EXACT &&
+        Math.abs(total) < EXACT
+      ) {
+        count += parts.count[i]!;
+        scale = target;
+        sum = total;
+        min = Math.min(min * ka, parts.min[i]! * kb);
+        max = Math.max(max * ka, parts.max[i]! * kb);
+        continue;
+      }
+    }
+    const da = scale >= 0 ? POW10[scale]! : 1;
+    const db = s >= 0 ? POW10[s]! : 1;
+    count += parts.count[i]!;
+    sum = sum / da + parts.sum[i]! / db;
+    min = Math.min(min / da, parts.min[i]! / db);
+    max = Math.max(max / da, parts.max[i]! / db);
+    scale = -1;
+  }
+  if (count > 0) points.push(minutePoint(time, count, scale, sum, min, max));
+  return points;
+}
+
+function minutePoint(
+  time: number,
+  count: number,
+  scale: number,
+  sum: number,
+  min: number,
+  max: number,
+): MinutePoint {
+  if (scale < 0) return { time, count, sum, avg: sum / count, min, max, scale: null };
+  const d = POW10[scale]!;
+  const divisor = count * d;
+  return {
+    time,
+    count,
+    sum: sum / d,
+    // One division of two exact integers: the correctly rounded average of the exact sum.
+    avg: divisor < EXACT ? sum / divisor : sum / d / count,
+    min: min / d,
+    max: max / d,
+    scale,
+  };
+}
+
+/** Anything that can run these reads: a client, a pipeline or a MULTI. */
+interface BufferReads {
+  mgetBuffer(...keys: string[]): Promise<(Buffer | null)[]>;
+  hgetBuffer(key: string, field: string): Promise<Buffer | null>;
+}
+
+/** The keys a raw read of [from, to] looks at, one per hour. */
+export function rawBlockKeys(host: string, metric: string, from: number, to: number) {
+  const hours: number[] = [];
+  for (let hour = hourOf(from); hour <= hourOf(to); hour++) hours.push(hour);
+  return { hours, keys: hours.map((h) => historyKeys.rawBlock(host, h, metric)) };
+}
+
+/** Raw points in [from, to], oldest first, from the blocks `rawBlockKeys` named. */
+export function rawPoints(
+  hours: number[],
+  blocks: (Buffer | null)[],
+  from: number,
+  to: number,
+): [number, number][] {
+  const times: number[] = [];
+  const values: number[] = [];
+  blocks.forEach((block, i) => {
+    if (block) decodeRawBlock(block, hours[i]!, times, values);
+  });
+  const points: [number, number][] = [];
+  let sorted = true;
+  for (let i = 0; i < times.length; i++) {
+    const t = times[i]!;
+    if (t < from || t > to) continue;
+    if (points.length > 0 && t < points[points.length - 1]![0]) sorted = false;
+    points.push([t, values[i]!]);
+  }
+  // Stable, so samples of the same time keep their arrival order.
+  return sorted ? points : points.sort((a, b) => a[0] - b[0]);
+}
+
+/** Raw points of one metric of one host in [from, to], oldest first. */
+export async function readRawPoints(
+  redis: BufferReads,
+  host: string,
+  metric: string,
+  from: number,
+  to: number,
+): Promise<[number, number][]> {
+  const { hours, keys: blockKeys } = rawBlockKeys(host, metric, from, to);
+  return rawPoints(hours, await redis.mgetBuffer(...blockKeys), from, to);
+}
+
+/** The one-minute aggregates of the minutes in [from, to] that have any, oldest first. */
+export async function readMinutePoints(
+  redis: BufferReads,
+  host: string,
+  metric: string,
+  from: number,
+  to: number,
+): Promise<MinutePoint[]> {
+  const days: number[] = [];
+  for (let day = dayOf(from); day <= dayOf(to); day++) days.push(day);
+  const [blocks, state] = await Promise.all([
+    redis.mgetBuffer(...days.map((d) => historyKeys.minuteBlock(host, d, metric))),
+    redis.hgetBuffer(historyKeys.state(host), metric),
+  ]);
+  const parts = new MinuteParts();
+  blocks.forEach((block, i) => {
+    if (block) decodeMinuteBlock(block, days[i]!, parts);
+  });
+  decodeOpenMinute(state, parts);
+  return mergeMinutes(parts, from - (from % MINUTE_MS), to);
+}
+
+/** Samples raw history keeps now, from the host's `kept` counts. */
+export function keptSamples(
+  counts: Record<string, string>,
+  rawRetentionMs: number,
+  now = Date.now(),
+): number {
+  let total = 0;
+  for (const [hour, count] of Object.entries(counts)) {
+    if ((Number(hour) + 1) * RAW_BLOCK_MS + rawRetentionMs > now) total += Number(count);
+  }
+  return total;
+}
+
+/** Every history key of a host over the given metrics and retention: what a reset deletes. */
+export function historyKeysOf(
+  host: string,
+  metrics: string[],
+  retention: { rawRetentionMs: number; minuteRetentionMs: number },
+  now = Date.now(),
+): string[] {
+  const out = [historyKeys.state(host), historyKeys.kept(host)];
+  const firstHour = hourOf(now - retention.rawRetentionMs) - 1;
+  const firstDay = dayOf(now - retention.minuteRetentionMs) - 1;
+  for (const metric of metrics) {
+    for (let hour = firstHour; hour <= hourOf(now) + 1; hour++)
+      out.push(historyKeys.rawBlock(host, hour, metric));
+    for (let day = firstDay; day <= dayOf(now) + 1; day++)
+      out.push(historyKeys.minuteBlock(host, day, metric));
+  }
+  return out;
+}
+
+const script = (name: string) => readFileSync(new URL(name, import.meta.url), 'utf8');
+const STORE = script('./store.lua');
+const FOLD = script('./fold.lua');
+
+/** The Lua the fold runs, as whole scripts (each a library and an entry). */
+export const scripts = {
+  /** KEYS[1] any key of the host; ARGV as fold.lua says. Returns an outcome per sample. */
+  foldHost: `${STORE}\n${FOLD}\nreturn fold_host(ARGV)`,
+  /**
+   * KEYS[1] {loadstar}:latest, KEYS[2] {loadstar}:hosts; ARGV[1] host, then per sample
+   * time, interval, metrics.
+   */
+  foldLatest: `${STORE}\n${FOLD}
+for i = 2, #ARGV, 3 do fold_latest(KEYS[1], KEYS[2], ARGV[1], ARGV[i], ARGV[i + 1], ARGV[i + 2]) end
+return 1`,
+  /**
+   * Both as one, for a single Redis server, where keys of different hash tags may
+   * meet in one script: one round trip. The cross-host part runs first, as in the
+   * two-call form. KEYS[1] any key of the host, [2] latest, [3] hosts, [4] all
+   * hosts' recording rules; ARGV as fold_host's.
+   */
+  foldBoth: `${STORE}\n${FOLD}
+local all = redis.call('HMGET', KEYS[4], 'paused', 'wiped_before')
+if all[1] or all[2] then
+  ARGV[5] = all[1] or ''
+  ARGV[6] = all[2] or '0'
+end
+for i = 7, #ARGV, 4 do fold_latest(KEYS[2], KEYS[3], ARGV[1], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]) end
+return fold_host(ARGV)`,
+  /** KEYS[1] any key of the host; ARGV[1] host, then id hashes. Returns 1 (folded before) or 0 per hash. */
+  check: `${STORE}
+local p = host_prefix(ARGV[1])
+local found = {}
+for i = 2, #ARGV do
+  found[#found + 1] = dedup_has(redis.call('GET', dedup_key(p, ARGV[i])), ARGV[i]) and 1 or 0
+end
+return found`,
+};
+
+/** One sample as the fold script takes it (four arguments). */
+export function foldArguments(sample: {
+  id: string;
+  time: number;
+  interval: number;
+  metrics: Record<string, number>;
+}): [Buffer, string, string, string] {
+  let packed = '';
+  for (const name in sample.metrics) packed += `${name} ${valueToken(sample.metrics[name]!)} `;
+  return [idHash(sample.id), String(sample.time), String(sample.interval), packed];
+}
+
+/** The key a host's scripts are routed by. */
+export function hostRouteKey(host: string): string {
+  return keys.hostMeta(host);
+}
