@@ -1,7 +1,8 @@
 // `npm run bench [-- --quick]`: starts its own nats-server, redis-server and
 // loadstar services on loopback, measures ingest, query, gRPC delivery and the
 // producer's footprint, and prints one table. Stops everything it started, by PID.
-// `-- --cluster` measures 1 against 2 copies of the services instead (scale-out.ts).
+// `-- --cluster` measures 1 against 2 copies of the services instead (scale-out.ts);
+// `-- --storage` only the Redis storage figures (storage.ts), which the full run ends with.
 import { availableParallelism } from 'node:os';
 import { METRICS_PER_BODY, QUERY_TOPICS, sampleBodies } from './bodies.ts';
 import { compareWithCeiling, type Side } from './compare.ts';
@@ -15,6 +16,7 @@ import { measureProducer, type ProducerFigures } from './producer-footprint.ts';
 import { type BenchResults, renderNotes, renderTableOf } from './report.ts';
 import { runScaleOut } from './scale-out.ts';
 import { startCeiling, startLoadstar } from './services.ts';
+import { measureStorage } from './storage.ts';
 import { StoreBacklog } from './store-backlog.ts';
 
 /** Subscribers per gRPC connection: each connection stands for one client process. */
@@ -154,6 +156,9 @@ async function run(options: BenchOptions, plan: BenchPlan, processes: Processes)
       producers,
     };
     process.stdout.write(`\n${renderTableOf(results)}\n\n${renderNotes(results)}\n`);
+    process.stdout.write(
+      `\n${await measureStorage(processes, { queries: plan.storageQueries }, step)}\n\n`,
+    );
   } finally {
     await backlog.close();
   }
@@ -199,6 +204,10 @@ const interrupted = processes.stopOnSignals('the bench', step);
 const started = Date.now();
 try {
   if (options.cluster) process.stdout.write(`\n${await runScaleOut(plan, processes)}\n\n`);
+  else if (options.storage)
+    process.stdout.write(
+      `\n${await measureStorage(processes, { queries: plan.storageQueries }, step)}\n\n`,
+    );
   else await run(options, plan, processes);
   step(`bench took ${((Date.now() - started) / 1000).toFixed(0)} s`);
 } catch (err) {

@@ -6,6 +6,8 @@ export interface BenchOptions {
   quick: boolean;
   /** `--cluster`: 1 against 2 copies of the receiver and the storage consumer, instead of the rest. */
   cluster: boolean;
+  /** `--storage`: only the storage figures (history codec against the layout before it). */
+  storage: boolean;
 }
 
 export interface BenchPlan {
@@ -34,15 +36,18 @@ export interface BenchPlan {
   /** Requests per kind of history query, and the time they may take in all. */
   historyRequests: number;
   historyMaxMs: number;
+  /** Timed reads per kind of history query and Redis layout, in the storage figures. */
+  storageQueries: number;
 }
 
-const USAGE = 'usage: npm run bench [-- --quick] [--cluster]';
+const USAGE = 'usage: npm run bench [-- --quick] [--cluster | --storage]';
 
 export function parseOptions(args: readonly string[]): BenchOptions {
-  const options: BenchOptions = { quick: false, cluster: false };
+  const options: BenchOptions = { quick: false, cluster: false, storage: false };
   for (const arg of args) {
     if (arg === '--quick') options.quick = true;
     else if (arg === '--cluster') options.cluster = true;
+    else if (arg === '--storage') options.storage = true;
     else throw new Error(`unknown argument '${arg}'; ${USAGE}`);
   }
   return options;
@@ -67,5 +72,6 @@ export function planFor(options: BenchOptions): BenchPlan {
     producerWindowMs: quick ? 10_000 : 30_000,
     historyRequests: quick ? 10 : 50,
     historyMaxMs: quick ? 20_000 : 60_000,
+    storageQueries: quick ? 5 : 30,
   };
 }

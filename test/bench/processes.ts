@@ -53,6 +53,13 @@ export class Processes {
     return { nats: nats.value, redis: redis.value };
   }
 
+  /** One more redis-server of the bench's own (the storage part weighs each layout in its own). */
+  async startRedis(): Promise<ServerProcess> {
+    const redis = await startRedis();
+    this.servers.push(redis);
+    return redis;
+  }
+
   /**
    * Runs a repo file as `node --import tsx <file>` with only the settings given
    * (plus PATH and HOME), so the caller's shell cannot change what is measured.

@@ -9,6 +9,7 @@ import { Redis } from 'ioredis';
 import { connect, type NatsConnection } from 'nats';
 import { keys } from '../../proto/keys.ts';
 import { encodeSample, type Sample } from '../../proto/sample.ts';
+import { foldArguments } from '../../proto/store/codec.ts';
 import { SAMPLES_STREAM, sampleMsgId, sampleSubject } from '../../proto/subjects.ts';
 import { Folder } from '../../receiver/fold.ts';
 import { freePort } from '../harness/servers.ts';
@@ -326,8 +327,7 @@ async function measureScripts(redisUrl: string): Promise<ScriptCosts> {
     const latest = await perCall(() =>
       Promise.all(
         samples.map((x) => {
-          let packed = '';
-          for (const name in x.metrics) packed += `${name} ${x.metrics[name]} `;
+          const [, , , packed] = foldArguments(x);
           return redis.loadstarFoldLatest(
             2,
             keys.latest,
@@ -350,7 +350,7 @@ async function measureScripts(redisUrl: string): Promise<ScriptCosts> {
 /**
  * Redis memory per sample, by kind of key (MEMORY USAGE), for hosts folding one
  * every 5 s as agents at INTERVAL=5 do: raw points, one-minute aggregates, the
- * dedup record (seen, stored), and the rest (latest values, metric set, meta).
+ * dedup record, and the rest (latest values, metric set, meta, append state).
  */
 async function weigh(redis: Redis, folder: Folder): Promise<Map<string, number>> {
   const start = Date.now() - MEMORY_SAMPLES_PER_HOST * 5_000;
@@ -372,13 +372,13 @@ async function weigh(redis: Redis, folder: Folder): Promise<Map<string, number>>
     const prefix = `ls:{bench-memory-${h}}:`;
     for (const key of await redis.keys(`${prefix}*`)) {
       const suffix = key.slice(prefix.length);
-      const kind = suffix.startsWith('raw:')
+      const kind = suffix.startsWith('r:')
         ? 'raw history'
-        : suffix.startsWith('1m:')
+        : suffix.startsWith('m:')
           ? 'one-minute aggregates'
-          : suffix === 'seen' || suffix === 'stored'
-            ? 'dedup and stored ids'
-            : 'latest values, metric set, meta';
+          : suffix.startsWith('d:')
+            ? 'dedup record'
+            : 'latest values, metric set, meta, state';
       const size = Number(await redis.memory('USAGE', key, 'SAMPLES', '0'));
       bytes.set(kind, (bytes.get(kind) ?? 0) + size);
     }
