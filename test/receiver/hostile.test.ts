@@ -613,29 +613,39 @@ describe('receiver under hostile input', function () {
     );
   });
 
-  it('answers malformed HTTP with a 4xx from Node’s own parser, and carries on', async () => {
-    // These never reach the receiver's code: Node refuses them while parsing (its answer has
-    // no JSON body unless the server answers clientError itself; see proto/http.ts).
+  it('answers malformed HTTP that Node’s own parser refuses with a 4xx and a JSON error, and carries on', async () => {
+    // These never reach the receiver's routes: Node refuses them while parsing, and
+    // proto/http.ts answers its clientError as JSON.
     const cases = [
       'GARBAGE\r\n\r\n',
       `POST /data?${'a'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`,
       'POST /data HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}',
       'POST /data HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n',
       'POST /data HTTP/1.1\r\nHost: x\r\nBad Header: 1\r\n\r\n',
+      'POST /data HTTP/1.1\r\nHost: x\r\nLoadstar-Host: web\x0b01\r\nContent-Length: 2\r\n\r\n{}',
     ];
     answers.sent += cases.length;
     for (const text of cases) {
-      const status = await new Promise<string>((resolve) => {
+      const raw = await new Promise<string>((resolve) => {
         const socket = connect(Number(base.port), base.hostname);
-        let raw = '';
+        let got = '';
+        socket.setEncoding('latin1');
         socket.on('data', (d) => {
-          raw += d;
+          got += d;
         });
-        socket.on('close', () => resolve(raw.slice(0, 12)));
+        socket.on('close', () => resolve(got));
         socket.on('error', () => {});
-        socket.end(text);
+        socket.end(Buffer.from(text, 'latin1'));
       });
-      expect(status, text.slice(0, 60)).to.match(/^HTTP\/1\.1 4\d\d$/);
+      const [head = '', ...rest] = raw.split('\r\n\r\n');
+      const answer: Answer = {
+        status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0),
+        type: /\r\ncontent-type: ([^\r]*)/i.exec(head)?.[1] ?? '',
+        text: rest.join('\r\n\r\n'),
+      };
+      expect(answer.status, text.slice(0, 60)).to.be.within(400, 499);
+      expect(problemWith(answer), text.slice(0, 60)).to.equal(null);
+      answers.count(answer.status);
     }
   });
 
