@@ -12,13 +12,14 @@ import { Redis } from 'ioredis';
 import { connect } from 'nats';
 import { readGatewayConfig } from '../gateway/config.ts';
 import { readProducerConfig } from '../producer/config.ts';
-import { type Env, loadEnv } from '../proto/config.ts';
-import { createLog } from '../proto/log.ts';
+import { type Env, loadEnv, readConfig } from '../proto/config.ts';
+import { createLog, type Log, type LogSettings, readLogSettings } from '../proto/log.ts';
 import { readReceiverConfig } from '../receiver/config.ts';
 import { readRulesConfig } from '../receiver/rules/config.ts';
 import { readStoreConfig } from '../receiver/store/config.ts';
 
-const log = createLog('supervisor');
+let logSettings: LogSettings = { level: 'info', format: 'text' };
+let log: Log = createLog('supervisor');
 const root = new URL('..', import.meta.url).pathname;
 const tsx = import.meta.resolve('tsx');
 
@@ -35,14 +36,22 @@ interface Service {
 const COLORS = ['36', '33', '35', '32', '34', '31'];
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 
-function pipeLines(
-  stream: NodeJS.ReadableStream | null,
-  prefix: string,
-  keep: (line: string) => boolean = () => true,
-): void {
+/** A child's output, each line prefixed with its name (text logs) or as it is (json logs carry it). */
+function pipeLines(stream: NodeJS.ReadableStream | null, prefix: string): void {
   if (!stream) return;
   createInterface({ input: stream }).on('line', (line) => {
-    if (keep(line)) process.stdout.write(`${prefix}${line}\n`);
+    process.stdout.write(`${logSettings.format === 'json' ? '' : prefix}${line}\n`);
+  });
+}
+
+/** A server's own log lines worth showing: prefixed (text), or wrapped as warnings of that server (json). */
+function pipeServerLines(stream: NodeJS.ReadableStream | null, name: string): void {
+  if (!stream) return;
+  const serverLog = createLog(name, logSettings, (line) => process.stdout.write(line));
+  createInterface({ input: stream }).on('line', (line) => {
+    if (!serverTrouble(line)) return;
+    if (logSettings.format === 'json') serverLog.warn(line);
+    else process.stdout.write(`\x1b[90m${name.padEnd(9)}│\x1b[0m ${line}\n`);
   });
 }
 
@@ -98,8 +107,8 @@ async function startEmbedded(
     process.exit(1);
   }
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  pipeLines(child.stdout, `\x1b[90m${name.padEnd(9)}│\x1b[0m `, serverTrouble);
-  pipeLines(child.stderr, `\x1b[90m${name.padEnd(9)}│\x1b[0m `, serverTrouble);
+  pipeServerLines(child.stdout, name);
+  pipeServerLines(child.stderr, name);
   embedded.push({ name, child });
   for (let i = 0; i < 100; i++) {
     if (child.exitCode !== null) break;
@@ -311,6 +320,8 @@ async function shutdown(code: number): Promise<never> {
 
 async function main(): Promise<void> {
   const env = { ...loadEnv() } as Record<string, string | undefined>;
+  logSettings = readConfig('supervisor', readLogSettings, env);
+  log = createLog('supervisor', logSettings);
   // Check every service's settings before starting anything: one bad line, exit 2.
   readReceiverConfig(env);
   readStoreConfig(env);

@@ -1,7 +1,7 @@
 // Runs a service's main.ts (or any repo script) as its own process, the way
 // an operator does, and collects what it prints.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -17,13 +17,18 @@ export interface ServiceProcess {
   exited: Promise<number | string>;
 }
 
-/** Runs `file` (relative to the repo) in a fresh working directory, with exactly `env` (plus PATH). */
+/**
+ * Runs `file` (relative to the repo) in a fresh working directory, with exactly
+ * `env` (plus PATH), and `files` (as `.env`) written there first.
+ */
 export function runScript(
   file: string,
   env: Record<string, string>,
   args: string[] = [],
+  files: Record<string, string> = {},
 ): ServiceProcess {
   const cwd = mkdtempSync(join(tmpdir(), 'loadstar-proc-'));
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(cwd, name), text);
   const child = spawn(process.execPath, ['--import', TSX, join(REPO, file), ...args], {
     cwd,
     env: { PATH: `${process.env.PATH}:/usr/sbin`, HOME: process.env.HOME ?? '/root', ...env },
