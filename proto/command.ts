@@ -1,9 +1,11 @@
-// What every entry point does with its command line before anything starts:
-// --help says what the command is and lists the settings it reads, as
-// .env.example documents them; --version names the package version; both exit
-// 0. An argument the command does not take stops it with exit status 2.
+// What every entry point does before anything starts: --help says what the
+// command is and lists the settings it reads, as .env.example documents them;
+// --version names the package version; both exit 0. An argument the command
+// does not take stops it with exit status 2. Then its settings are parsed, and
+// under `npm start` it follows its supervisor (proto/lifecycle.ts).
 import { readFileSync } from 'node:fs';
 import { readConfig, Settings } from './config.ts';
+import { followSupervisor } from './lifecycle.ts';
 
 export interface Command<T> {
   /** Its npm script, the name in its messages: `receiver`, `replay`. */
@@ -42,7 +44,9 @@ export function startCommand<T>(command: Command<T>, argv = process.argv.slice(2
     );
     process.exit(2);
   }
-  return readConfig(command.name, command.parse);
+  const config = readConfig(command.name, command.parse);
+  followSupervisor();
+  return config;
 }
 
 /** A setting as .env.example documents it: its default line and the comment above it. */

@@ -17,22 +17,29 @@ export interface ServiceProcess {
   exited: Promise<number | string>;
 }
 
-/**
- * Runs `file` (relative to the repo) in a fresh working directory, with exactly
- * `env` (plus PATH), and `files` (as `.env`) written there first.
- */
+export interface RunOptions {
+  /** Files written into the working directory first, by name (`.env`). */
+  files?: Record<string, string>;
+  /** This working directory instead of a fresh one (a second `npm start` beside a first). */
+  cwd?: string;
+  /** An IPC channel to the process, as `npm start` gives each service. */
+  ipc?: boolean;
+}
+
+/** Runs `file` (relative to the repo) in a fresh working directory, with exactly `env` (plus PATH). */
 export function runScript(
   file: string,
   env: Record<string, string>,
   args: string[] = [],
-  files: Record<string, string> = {},
+  options: RunOptions = {},
 ): ServiceProcess {
-  const cwd = mkdtempSync(join(tmpdir(), 'loadstar-proc-'));
-  for (const [name, text] of Object.entries(files)) writeFileSync(join(cwd, name), text);
+  const cwd = options.cwd ?? mkdtempSync(join(tmpdir(), 'loadstar-proc-'));
+  for (const [name, text] of Object.entries(options.files ?? {}))
+    writeFileSync(join(cwd, name), text);
   const child = spawn(process.execPath, ['--import', TSX, join(REPO, file), ...args], {
     cwd,
     env: { PATH: `${process.env.PATH}:/usr/sbin`, HOME: process.env.HOME ?? '/root', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe', ...(options.ipc ? (['ipc'] as const) : [])],
   });
   let output = '';
   child.stdout?.on('data', (d) => {

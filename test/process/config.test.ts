@@ -127,7 +127,7 @@ describe('LOG_LEVEL and LOG_FORMAT', function () {
       'receiver/store/main.ts',
       { ...servers(), CONSUMER_URL: `http://127.0.0.1:${port}/`, ...env },
       [],
-      { '.env': dotEnv },
+      { files: { '.env': dotEnv } },
     );
     try {
       await eventually(
