@@ -13,13 +13,14 @@ import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
 import { connect } from 'nats';
-import { readGatewayConfig } from '../gateway/config.ts';
-import { readProducerConfig } from '../producer/config.ts';
+import { gatewayCommand, readGatewayConfig } from '../gateway/config.ts';
+import { producerCommand, readProducerConfig } from '../producer/config.ts';
+import { answerCommandLine, type Command } from '../proto/command.ts';
 import { type Env, loadEnv, readConfig } from '../proto/config.ts';
 import { createLog, type Log, type LogSettings, readLogSettings } from '../proto/log.ts';
-import { readReceiverConfig } from '../receiver/config.ts';
-import { readRulesConfig } from '../receiver/rules/config.ts';
-import { readStoreConfig } from '../receiver/store/config.ts';
+import { readReceiverConfig, receiverCommand } from '../receiver/config.ts';
+import { readRulesConfig, rulesCommand } from '../receiver/rules/config.ts';
+import { readStoreConfig, storeCommand } from '../receiver/store/config.ts';
 
 let logSettings: LogSettings = { level: 'info', format: 'text' };
 let log: Log = createLog('supervisor');
@@ -407,7 +408,25 @@ function releaseLock(): void {
   }
 }
 
+/** For --help: the supervisor reads the settings of every service it runs. */
+const startCommandLine: Command<void> = {
+  name: 'start',
+  about:
+    'runs the whole pipeline on this machine (receiver, storage consumer, rules consumer, gateway and an agent), with nats-server and redis-server of its own when none fit answer.',
+  parse: (s) => {
+    for (const command of [
+      receiverCommand,
+      storeCommand,
+      rulesCommand,
+      gatewayCommand,
+      producerCommand,
+    ])
+      command.parse(s);
+  },
+};
+
 async function main(): Promise<void> {
+  answerCommandLine(startCommandLine);
   const env = { ...loadEnv() } as Record<string, string | undefined>;
   logSettings = readConfig('supervisor', readLogSettings, env);
   log = createLog('supervisor', logSettings);

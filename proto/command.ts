@@ -30,6 +30,14 @@ export function packageVersion(): string {
  * does not take (exit 2), or returns the command's settings, parsed once.
  */
 export function startCommand<T>(command: Command<T>, argv = process.argv.slice(2)): T {
+  answerCommandLine(command, argv);
+  const config = readConfig(command.name, command.parse);
+  followSupervisor();
+  return config;
+}
+
+/** Answers --help or --version and exits 0, or exits 2 on an argument the command does not take. */
+export function answerCommandLine<T>(command: Command<T>, argv = process.argv.slice(2)): void {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(helpText(command));
     process.exit(0);
@@ -44,9 +52,6 @@ export function startCommand<T>(command: Command<T>, argv = process.argv.slice(2
     );
     process.exit(2);
   }
-  const config = readConfig(command.name, command.parse);
-  followSupervisor();
-  return config;
 }
 
 /** A setting as .env.example documents it: its default line and the comment above it. */

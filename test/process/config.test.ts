@@ -93,6 +93,17 @@ describe('the command line of every entry point', function () {
     });
   }
 
+  it('npm start answers --help with the settings of every service it runs, and --version', async () => {
+    const help = runScript('deploy/supervise.ts', {}, ['--help']);
+    expect(await help.exited).to.equal(0);
+    for (const [, , oneSetting] of ENTRY_POINTS.filter(([name]) => name !== 'replay'))
+      expect(help.output()).to.include(`\n  ${oneSetting}\n      `);
+    expect(help.output()).to.not.include('not described in .env.example');
+    const version = runScript('deploy/supervise.ts', {}, ['--version']);
+    expect(await version.exited).to.equal(0);
+    expect(version.output()).to.match(/^loadstar start \d+\.\d+\.\d+\n$/);
+  });
+
   it('refuses an argument a service does not take with exit 2 and one line', async () => {
     const proc = runScript('receiver/main.ts', {}, ['--port=1']);
     expect(await proc.exited).to.equal(2);
