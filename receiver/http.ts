@@ -1,5 +1,5 @@
 // The receiver's HTTP face: POST one sample at RECEIVER_URL (the flat JSON of
-// DESIGN.md, host and time in headers), POST a batch at RECEIVER_URL/batch (how
+// docs/CONTRACT.md, host and time in headers), POST a batch at RECEIVER_URL/batch (how
 // agents catch up after an outage), and the open health and metrics endpoints.
 // Ingest checks, in order: token, content type, host, body, time, store growth.
 import Router from '@koa/router';
