@@ -132,6 +132,8 @@ async function startEmbedded(
   });
   pipeServerLines(child.stdout, name);
   pipeServerLines(child.stderr, name);
+  // Nothing is ever written to it; ending it after the server died is no error worth a crash.
+  child.stdin?.on('error', () => {});
   embedded.push({ name, child });
   for (let i = 0; i < 100; i++) {
     if (child.exitCode !== null) break;
@@ -278,7 +280,13 @@ function startService(service: Service, env: Env, color: string): void {
     env: env as NodeJS.ProcessEnv,
     // The IPC channel closes when the supervisor dies, however it dies: the service then
     // drains and exits (proto/lifecycle.ts). The servers' stdins keep them up meanwhile.
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc', ...embedded.map((e) => e.child.stdin)],
+    stdio: [
+      'ignore',
+      'pipe',
+      'pipe',
+      'ipc',
+      ...embedded.map((e) => e.child.stdin).filter((stdin) => stdin && !stdin.destroyed),
+    ],
     // Its own process group: Ctrl-C reaches the supervisor only, which stops children in order.
     detached: true,
   });

@@ -19,10 +19,10 @@ export function followSupervisor(): void {
   // The channel is a watch, not work: it alone never keeps the process running.
   channel.unref();
   // With the supervisor gone its end of our stdout and stderr is too: lines written
-  // then have no reader, and EPIPE must not end the drain they report on.
+  // then have no reader, and EPIPE (then a destroyed stream) must not end the drain.
   for (const stream of [process.stdout, process.stderr]) {
     stream.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code !== 'EPIPE') throw err;
+      if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_DESTROYED') throw err;
     });
   }
   process.once('disconnect', () => {
