@@ -3,22 +3,27 @@
 // backoff. When nothing fit answers at NATS_URL / REDIS_URL on loopback it
 // starts nats-server (JetStream) and redis-server itself, with data under
 // .data/, and stops them on exit. Ctrl-C drains everything and exits 0.
+// Nothing it starts outlives it, however it dies (kill -9 included): each
+// service follows it over an IPC channel, each server over its stdin. One
+// supervisor per directory (.data/supervisor.lock).
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
 import { connect } from 'nats';
-import { readGatewayConfig } from '../gateway/config.ts';
-import { readProducerConfig } from '../producer/config.ts';
-import { type Env, loadEnv } from '../proto/config.ts';
-import { createLog } from '../proto/log.ts';
-import { readReceiverConfig } from '../receiver/config.ts';
-import { readRulesConfig } from '../receiver/rules/config.ts';
-import { readStoreConfig } from '../receiver/store/config.ts';
+import { gatewayCommand, readGatewayConfig } from '../gateway/config.ts';
+import { producerCommand, readProducerConfig } from '../producer/config.ts';
+import { answerCommandLine, type Command } from '../proto/command.ts';
+import { type Env, loadEnv, readConfig } from '../proto/config.ts';
+import { createLog, type Log, type LogSettings, readLogSettings } from '../proto/log.ts';
+import { readReceiverConfig, receiverCommand } from '../receiver/config.ts';
+import { readRulesConfig, rulesCommand } from '../receiver/rules/config.ts';
+import { readStoreConfig, storeCommand } from '../receiver/store/config.ts';
 
-const log = createLog('supervisor');
+let logSettings: LogSettings = { level: 'info', format: 'text' };
+let log: Log = createLog('supervisor');
 const root = new URL('..', import.meta.url).pathname;
 const tsx = import.meta.resolve('tsx');
 
@@ -35,14 +40,22 @@ interface Service {
 const COLORS = ['36', '33', '35', '32', '34', '31'];
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 
-function pipeLines(
-  stream: NodeJS.ReadableStream | null,
-  prefix: string,
-  keep: (line: string) => boolean = () => true,
-): void {
+/** A child's output, each line prefixed with its name (text logs) or as it is (json logs carry it). */
+function pipeLines(stream: NodeJS.ReadableStream | null, prefix: string): void {
   if (!stream) return;
   createInterface({ input: stream }).on('line', (line) => {
-    if (keep(line)) process.stdout.write(`${prefix}${line}\n`);
+    process.stdout.write(`${logSettings.format === 'json' ? '' : prefix}${line}\n`);
+  });
+}
+
+/** A server's own log lines worth showing: prefixed (text), or wrapped as warnings of that server (json). */
+function pipeServerLines(stream: NodeJS.ReadableStream | null, name: string): void {
+  if (!stream) return;
+  const serverLog = createLog(name, logSettings, (line) => process.stdout.write(line));
+  createInterface({ input: stream }).on('line', (line) => {
+    if (!serverTrouble(line)) return;
+    if (logSettings.format === 'json') serverLog.warn(line);
+    else process.stdout.write(`\x1b[90m${name.padEnd(9)}│\x1b[0m ${line}\n`);
   });
 }
 
@@ -86,6 +99,22 @@ function hasBinary(binary: string): boolean {
 
 const embedded: { name: string; child: ChildProcess }[] = [];
 
+/**
+ * Runs a server so that it stops (SIGTERM) once nobody holds the write end of
+ * its stdin: the supervisor and, passed on to them, every service. After the
+ * supervisor's death the services drain against a server still up, and the
+ * server stops when the last of them is gone. A watcher in the shell that execs
+ * the server waits for that end of file; it stops only its own parent (the
+ * server, same PID), never a PID reused after a crash.
+ */
+const FOLLOW_STDIN = [
+  'exec 3<&0',
+  '( while read -r _ <&3; do :; done',
+  '  read -r _ _ _ parent _ </proc/self/stat',
+  '  [ "$parent" = $$ ] && kill -TERM $$ ) </dev/null &',
+  'exec "$@" 0</dev/null 3<&-',
+].join('\n');
+
 async function startEmbedded(
   name: string,
   command: string,
@@ -97,9 +126,14 @@ async function startEmbedded(
     log.error(installHint(command));
     process.exit(1);
   }
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  pipeLines(child.stdout, `\x1b[90m${name.padEnd(9)}│\x1b[0m `, serverTrouble);
-  pipeLines(child.stderr, `\x1b[90m${name.padEnd(9)}│\x1b[0m `, serverTrouble);
+  const child = spawn('sh', ['-c', FOLLOW_STDIN, name, command, ...args], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    detached: true,
+  });
+  pipeServerLines(child.stdout, name);
+  pipeServerLines(child.stderr, name);
+  // Nothing is ever written to it; ending it after the server died is no error worth a crash.
+  child.stdin?.on('error', () => {});
   embedded.push({ name, child });
   for (let i = 0; i < 100; i++) {
     if (child.exitCode !== null) break;
@@ -244,7 +278,15 @@ function startService(service: Service, env: Env, color: string): void {
   const child = spawn(process.execPath, ['--import', tsx, `${root}${service.file}`], {
     cwd: process.cwd(),
     env: env as NodeJS.ProcessEnv,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    // The IPC channel closes when the supervisor dies, however it dies: the service then
+    // drains and exits (proto/lifecycle.ts). The servers' stdins keep them up meanwhile.
+    stdio: [
+      'ignore',
+      'pipe',
+      'pipe',
+      'ipc',
+      ...embedded.map((e) => e.child.stdin).filter((stdin) => stdin && !stdin.destroyed),
+    ],
     // Its own process group: Ctrl-C reaches the supervisor only, which stops children in order.
     detached: true,
   });
@@ -278,10 +320,14 @@ function startService(service: Service, env: Env, color: string): void {
   });
 }
 
-async function stopChild(child: ChildProcess | undefined, graceMs: number): Promise<void> {
+async function stopChild(
+  child: ChildProcess | undefined,
+  graceMs: number,
+  ask: () => void = () => child?.kill('SIGTERM'),
+): Promise<void> {
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
+  ask();
   const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
   await exited;
   clearTimeout(timer);
@@ -303,20 +349,103 @@ async function shutdown(code: number): Promise<never> {
           return stopChild(s.child, 15_000);
         }),
     );
-    for (const server of embedded.reverse()) await stopChild(server.child, 10_000);
+    // The services are gone: closing its stdin is the last word each server waits for.
+    for (const server of embedded.reverse())
+      await stopChild(server.child, 10_000, () => {
+        server.child.stdin?.end();
+      });
     log.info('all stopped');
   }
   process.exit(code);
 }
 
+const LOCK = '.data/supervisor.lock';
+let lockHeld = false;
+
+/** Whether `pid` is a running supervisor (not a zombie, not a PID reused by another program). */
+function isSupervisor(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('supervise.ts');
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * One supervisor per directory: a second one would fight the first for its
+ * ports and run a second agent for the same host. A lock whose PID no longer
+ * runs a supervisor (it was killed with -9, the machine lost power) is stale.
+ */
+function takeLock(): void {
+  mkdirSync('.data', { recursive: true });
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      writeFileSync(LOCK, `${process.pid}\n`, { flag: 'wx' });
+      lockHeld = true;
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const holder = Number(readFileSync(LOCK, 'utf8').trim());
+    if (isSupervisor(holder)) {
+      log.error(
+        `loadstar is already running here (supervisor PID ${holder}, ${LOCK}): stop it first (Ctrl-C in its terminal, or kill ${holder})`,
+      );
+      process.exit(1);
+    }
+    log.info('a previous supervisor ended without cleaning up: taking over its lock', {
+      pid: holder,
+    });
+    rmSync(LOCK, { force: true });
+  }
+  throw new Error(`could not take ${LOCK}`);
+}
+
+function releaseLock(): void {
+  if (!lockHeld) return;
+  try {
+    if (Number(readFileSync(LOCK, 'utf8').trim()) === process.pid) rmSync(LOCK);
+  } catch {
+    // Already gone: nothing to release.
+  }
+}
+
+/** For --help: the supervisor reads the settings of every service it runs. */
+const startCommandLine: Command<void> = {
+  name: 'start',
+  about:
+    'runs the whole pipeline on this machine (receiver, storage consumer, rules consumer, gateway and an agent), with nats-server and redis-server of its own when none fit answer.',
+  parse: (s) => {
+    for (const command of [
+      receiverCommand,
+      storeCommand,
+      rulesCommand,
+      gatewayCommand,
+      producerCommand,
+    ])
+      command.parse(s);
+  },
+};
+
 async function main(): Promise<void> {
+  answerCommandLine(startCommandLine);
   const env = { ...loadEnv() } as Record<string, string | undefined>;
+  logSettings = readConfig('supervisor', readLogSettings, env);
+  log = createLog('supervisor', logSettings);
   // Check every service's settings before starting anything: one bad line, exit 2.
   readReceiverConfig(env);
   readStoreConfig(env);
   readGatewayConfig(env);
   readRulesConfig(env);
   readProducerConfig(env);
+  takeLock();
+  process.on('exit', releaseLock);
   let stopRequested = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopRequested) {

@@ -2,9 +2,9 @@
 // message: samples and incidents readably; subject and body for anything else.
 // It only listens (a core subscription), so it never slows the pipeline.
 import { connect } from 'nats';
-import { loadEnv, readConfig } from '../proto/config.ts';
+import { type Command, startCommand } from '../proto/command.ts';
 import type { IncidentEvent } from '../proto/incident.ts';
-import { natsConnectionOptions, readNatsSettings } from '../proto/nats.ts';
+import { type NatsSettings, natsConnectionOptions, readNatsSettings } from '../proto/nats.ts';
 import { decodeSample, type Sample } from '../proto/sample.ts';
 
 export function formatSample(sample: Sample): string {
@@ -45,9 +45,17 @@ export function formatMessage(subject: string, text: string): string {
   return `${subject} ${text}`;
 }
 
+const tapCommand: Command<NatsSettings> = {
+  name: 'tap',
+  about:
+    'prints live NATS traffic, one readable line per message (samples and incidents readably); it only listens, so it never slows the pipeline.',
+  usage: "[subject ...]   (default: 'metrics.>' 'incidents.>')",
+  parse: readNatsSettings,
+};
+
+const nats = startCommand(tapCommand);
 // By default the pipeline's own traffic: samples and incidents.
 const subjects = process.argv.length > 2 ? process.argv.slice(2) : ['metrics.>', 'incidents.>'];
-const nats = readConfig('tap', readNatsSettings, loadEnv());
 const nc = await connect({
   ...natsConnectionOptions(nats, 'loadstar-tap'),
   waitOnFirstConnect: false,

@@ -1,6 +1,8 @@
 // The gateway's settings, read once at start (see .env.example).
+import type { Command } from '../proto/command.ts';
 import { type Env, readConfig, SHARED_DEFAULTS } from '../proto/config.ts';
 import { readIncidentRetention } from '../proto/incident.ts';
+import { type LogSettings, readLogSettings } from '../proto/log.ts';
 import { type NatsSettings, readNatsSettings } from '../proto/nats.ts';
 import { type RedisSettings, readRedisSettings } from '../proto/redis.ts';
 import { type Retention, readRetention } from '../proto/retention.ts';
@@ -28,45 +30,51 @@ export interface GatewayConfig {
   incidentRetentionMs: number;
   /** Where the receivers listen (RECEIVER_URL), for the API document's servers. */
   receiverUrls: URL[];
+  log: LogSettings;
 }
 
-export function readGatewayConfig(env?: Env): GatewayConfig {
-  return readConfig(
-    'gateway',
-    (s) => {
-      const url = s.url('WEB_SERVER_URL', SHARED_DEFAULTS.WEB_SERVER_URL, ['http:']);
-      if (!url.pathname.endsWith('/')) url.pathname += '/';
-      const maxTopics = s.number('MAX_TOPICS', 1000, { min: 1, integer: true });
-      const grpc = s.hostPort('GRPC_URL', SHARED_DEFAULTS.GRPC_URL);
-      const retention = readRetention(s);
-      return {
-        url,
-        grpc: {
-          ...grpc,
-          subscriberBuffer: s.number('SUBSCRIBER_BUFFER', 1000, { min: 1, integer: true }),
-          maxTopics,
-        },
-        nats: readNatsSettings(s),
-        redis: readRedisSettings(s),
-        staleness: {
-          factor: s.number('STALE_FACTOR', 3, { min: 1 }),
-          defaultIntervalSeconds: s.number('INTERVAL', SHARED_DEFAULTS.INTERVAL, {
-            min: 0.05,
-            max: 86_400,
-          }),
-        },
+export const gatewayCommand: Command<GatewayConfig> = {
+  name: 'gateway',
+  about:
+    'serves latest values, history, incidents and the dashboard over HTTP, and Latest, Subscribe and WatchIncidents over gRPC.',
+  parse: (s) => {
+    const log = readLogSettings(s);
+    const url = s.url('WEB_SERVER_URL', SHARED_DEFAULTS.WEB_SERVER_URL, ['http:']);
+    if (!url.pathname.endsWith('/')) url.pathname += '/';
+    const maxTopics = s.number('MAX_TOPICS', 1000, { min: 1, integer: true });
+    const grpc = s.hostPort('GRPC_URL', SHARED_DEFAULTS.GRPC_URL);
+    const retention = readRetention(s);
+    return {
+      log,
+      url,
+      grpc: {
+        ...grpc,
+        subscriberBuffer: s.number('SUBSCRIBER_BUFFER', 1000, { min: 1, integer: true }),
         maxTopics,
-        retention,
-        history: {
-          gapFactor: s.number('HISTORY_GAP_FACTOR', 2, { min: 1 }),
-          maxRawMs: retention.rawRetentionMs + 3_600_000,
-          maxMinuteMs: retention.minuteRetentionMs + 86_400_000,
-        },
-        apiToken: s.optionalString('API_TOKEN'),
-        incidentRetentionMs: readIncidentRetention(s),
-        receiverUrls: s.urls('RECEIVER_URL', SHARED_DEFAULTS.RECEIVER_URL, ['http:']),
-      };
-    },
-    env,
-  );
+      },
+      nats: readNatsSettings(s),
+      redis: readRedisSettings(s),
+      staleness: {
+        factor: s.number('STALE_FACTOR', 3, { min: 1 }),
+        defaultIntervalSeconds: s.number('INTERVAL', SHARED_DEFAULTS.INTERVAL, {
+          min: 0.05,
+          max: 86_400,
+        }),
+      },
+      maxTopics,
+      retention,
+      history: {
+        gapFactor: s.number('HISTORY_GAP_FACTOR', 2, { min: 1 }),
+        maxRawMs: retention.rawRetentionMs + 3_600_000,
+        maxMinuteMs: retention.minuteRetentionMs + 86_400_000,
+      },
+      apiToken: s.optionalString('API_TOKEN'),
+      incidentRetentionMs: readIncidentRetention(s),
+      receiverUrls: s.urls('RECEIVER_URL', SHARED_DEFAULTS.RECEIVER_URL, ['http:']),
+    };
+  },
+};
+
+export function readGatewayConfig(env?: Env): GatewayConfig {
+  return readConfig(gatewayCommand.name, gatewayCommand.parse, env);
 }

@@ -1,8 +1,11 @@
-// Samples as they enter the stream, for gRPC subscribers. One ordered consumer
-// (starting at "new") feeds every live subscriber; a subscriber resuming from a
-// stream position gets an ordered consumer of its own from that position.
-// Ordered consumers recover by themselves from reconnects and gaps, in order.
+// Samples as they enter the stream, for gRPC subscribers and the dashboard's
+// live view. One ordered consumer feeds every live listener; a subscriber
+// resuming from a stream position gets an ordered consumer of its own from that
+// position. Ordered consumers recover by themselves from reconnects and gaps, in order.
+// "From now" is exact: a listener gets every sample past the stream's last
+// sequence at its call, and none before.
 import { type ConsumerMessages, DeliverPolicy, type JsMsg } from 'nats';
+import { UnavailableError } from '../proto/http.ts';
 import type { Log } from '../proto/log.ts';
 import type { NatsLink } from '../proto/nats.ts';
 import { decodeSample, type Sample } from '../proto/sample.ts';
@@ -32,8 +35,27 @@ export function subjectFor(hosts: readonly string[]): string {
   return hosts.length === 1 ? `metrics.samples.${hostToken(hosts[0]!)}` : SAMPLES_SUBJECTS;
 }
 
+/** The stream's last sequence now: a call "from now" gets what comes after it. */
+export async function streamEnd(nats: NatsLink, stream: string): Promise<number> {
+  try {
+    return (await nats.jsm.streams.info(stream)).state.last_seq;
+  } catch (err) {
+    throw new UnavailableError(
+      `the stream ${stream} did not say where it ends (${(err as Error).message}); retry later`,
+    );
+  }
+}
+
+interface Listening {
+  listener: (event: FeedEvent) => void;
+  /** The stream's end at the call: only later samples are the listener's. Unknown at first. */
+  after?: number;
+  /** Samples that arrived while `after` was still being asked. */
+  held: FeedEvent[];
+}
+
 export class LiveFeed {
-  private readonly listeners = new Set<(event: FeedEvent) => void>();
+  private readonly listening = new Set<Listening>();
   private messages?: ConsumerMessages;
   private running = false;
   /** Bumped at every pause, so a loop from before a pause never outlives it. */
@@ -41,6 +63,9 @@ export class LiveFeed {
   private stopped = false;
   private loop?: Promise<void>;
   private idleTimer?: NodeJS.Timeout;
+  /** The stream-end question listeners registering now will share, and the one asked before it. */
+  private nextEnd?: Promise<number>;
+  private askedEnd: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly nats: NatsLink,
@@ -57,51 +82,91 @@ export class LiveFeed {
   }
 
   /**
-   * Calls `listener` for every sample published from now on, until the returned
-   * function is called. The feed runs only while someone listens.
+   * Calls `listener` for every sample that enters the stream after this call, in
+   * stream order, until the returned function is called; no sample from before
+   * the call. Resolves once that start is fixed; rejects (UnavailableError) when
+   * NATS cannot say where the stream ends. The feed runs only while someone listens.
    */
-  listen(listener: (event: FeedEvent) => void): () => void {
-    this.listeners.add(listener);
+  async listen(listener: (event: FeedEvent) => void): Promise<() => void> {
+    // Registered before the stream's end is asked: whatever the feed passes on from
+    // here is past every sample it passed before, so nothing past that end is missed.
+    const entry: Listening = { listener, held: [] };
+    this.listening.add(entry);
     clearTimeout(this.idleTimer);
-    if (!this.running && !this.stopped) {
-      this.running = true;
-      // From the moment of the call (less a margin for clock skew between us and
-      // nats-server): nothing published after the call is missed while the consumer starts.
-      this.loop = this.run(Date.now() - 250, this.generation);
-    }
-    return () => {
-      this.listeners.delete(listener);
-      if (this.listeners.size === 0) {
+    const unlisten = () => {
+      this.listening.delete(entry);
+      if (this.listening.size === 0) {
         this.idleTimer = setTimeout(() => void this.pause(), this.idleMs);
         this.idleTimer.unref();
       }
     };
+    let end: number;
+    try {
+      end = await this.askStreamEnd();
+    } catch (err) {
+      unlisten();
+      throw err;
+    }
+    if (!this.running && !this.stopped) {
+      // Answers come in the order asked, so every listener after this one has an end at
+      // least as far: the feed starting here misses nothing any of them is owed.
+      this.running = true;
+      this.loop = this.run(end + 1, this.generation);
+    }
+    entry.after = end;
+    const held = entry.held;
+    entry.held = [];
+    for (const event of held) if (event.seq > end) listener(event);
+    return unlisten;
   }
 
+  /** Listeners whose start is fixed. */
   get listenerCount(): number {
-    return this.listeners.size;
+    let count = 0;
+    for (const entry of this.listening) if (entry.after !== undefined) count++;
+    return count;
+  }
+
+  /**
+   * Asks the stream where it ends, once for every listener registered before the
+   * question goes out, and never before the previous answer: answers grow with the asking.
+   */
+  private askStreamEnd(): Promise<number> {
+    if (!this.nextEnd) {
+      const asked = this.askedEnd.then(() => {
+        this.nextEnd = undefined;
+        const answer = streamEnd(this.nats, SAMPLES_STREAM);
+        this.askedEnd = answer.catch(() => {});
+        return answer;
+      });
+      this.nextEnd = asked;
+    }
+    return this.nextEnd;
   }
 
   private async pause(): Promise<void> {
-    if (this.listeners.size > 0) return;
+    if (this.listening.size > 0) return;
     this.running = false;
     this.generation++;
     await this.messages?.close();
   }
 
-  private async run(startTime: number, generation: number): Promise<void> {
-    let from: number | undefined;
+  private pass(event: FeedEvent): void {
+    for (const entry of this.listening) {
+      if (entry.after === undefined) entry.held.push(event);
+      else if (event.seq > entry.after) entry.listener(event);
+    }
+  }
+
+  private async run(startSeq: number, generation: number): Promise<void> {
+    let from = startSeq;
     const current = () => this.generation === generation && !this.stopped;
     while (current()) {
       try {
         const consumer = await this.nats.js.consumers.get(SAMPLES_STREAM, {
           filterSubjects: SAMPLES_SUBJECTS,
-          ...(from === undefined
-            ? {
-                deliver_policy: DeliverPolicy.StartTime,
-                opt_start_time: new Date(startTime).toISOString(),
-              }
-            : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from }),
+          deliver_policy: DeliverPolicy.StartSequence,
+          opt_start_seq: from,
         });
         const messages = await consumer.consume({ max_messages: 1_000, expires: 5_000 });
         this.messages = messages;
@@ -109,8 +174,7 @@ export class LiveFeed {
         for await (const msg of messages) {
           from = msg.seq + 1;
           const event = toEvent(msg, this.log);
-          if (!event) continue;
-          for (const listener of this.listeners) listener(event);
+          if (event) this.pass(event);
         }
       } catch (err) {
         if (!current()) break;

@@ -24,7 +24,7 @@ import {
 import type { Log } from '../proto/log.ts';
 import type { NatsLink } from '../proto/nats.ts';
 import { checkHost, InputError } from '../proto/sample.ts';
-import { type FeedEvent, type LiveFeed, replayFrom } from './feed.ts';
+import { type FeedEvent, type LiveFeed, replayFrom, streamEnd } from './feed.ts';
 import { ageSeconds, isStale, parseTopics, type ReadModel, type Staleness } from './read.ts';
 
 export interface GrpcSettings {
@@ -307,7 +307,19 @@ export function createGrpcServer(settings: GrpcSettings, deps: GrpcDeps): grpc.S
             });
           });
         } else {
-          stopListening = feed.listen(offer);
+          feed.listen(offer).then(
+            (stop) => {
+              if (ended) stop();
+              else stopListening = stop;
+            },
+            (err: Error) => {
+              log.warn('a subscriber could not start', { error: err.message });
+              end({
+                code: grpc.status.UNAVAILABLE,
+                details: 'the samples stream is not reachable; resume later',
+              });
+            },
+          );
         }
       },
 
@@ -350,15 +362,12 @@ async function watchIncidents(
   signal: AbortSignal,
   send: (event: IncidentEventMessage) => Promise<void>,
 ): Promise<void> {
+  // "From now" is past the stream's last sequence at the call: nothing from before, nothing after missed.
+  const start = fromSeq > 0 ? fromSeq : (await streamEnd(nats, INCIDENTS_STREAM)) + 1;
   const consumer = await nats.js.consumers.get(INCIDENTS_STREAM, {
     filterSubjects: hosts.length === 1 ? incidentSubject(hosts[0]!) : INCIDENTS_SUBJECTS,
-    ...(fromSeq > 0
-      ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: fromSeq }
-      : // From the call (less a margin for clock skew): nothing published after it is missed.
-        {
-          deliver_policy: DeliverPolicy.StartTime,
-          opt_start_time: new Date(Date.now() - 250).toISOString(),
-        }),
+    deliver_policy: DeliverPolicy.StartSequence,
+    opt_start_seq: start,
   });
   const messages = await consumer.consume({ max_messages: 64, expires: 5_000 });
   signal.addEventListener('abort', () => void messages.close(), { once: true });

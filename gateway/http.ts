@@ -1,5 +1,5 @@
 // The gateway's HTTP face, all under the path of WEB_SERVER_URL:
-//   GET  <path>?topics=a,b[&host=h]       the DESIGN.md contract (a browser gets the dashboard)
+//   GET  <path>?topics=a,b[&host=h]       docs/CONTRACT.md's latest values (a browser gets the dashboard)
 //   GET  <path>api/v1/latest | hosts | metrics | history | recording | stream
 //   POST <path>api/v1/recording/{pause,resume,reset}
 //   GET  <path>dashboard/*, healthz, readyz, metrics

@@ -74,6 +74,7 @@ export function startGateway(config: GatewayConfig, log: Log): Promise<RunningGa
     const grpcPort = await bindGrpc(grpcServer, config.grpc.host, config.grpc.port);
     const { listener } = startup;
     startup.serve(app.callback());
+    listener.countMalformed(registry);
     const stopStats = publishStats(registry, redis, statsField, log);
     const grpcAddress = `${config.grpc.host.includes(':') ? `[${config.grpc.host}]` : config.grpc.host}:${grpcPort}`;
     log.info('serving', { http: listener.url.href, grpc: grpcAddress });

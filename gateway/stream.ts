@@ -43,7 +43,15 @@ export function streamSamples(
     );
     if (out.writableLength > MAX_BUFFERED) close();
   };
-  const stopListening = feed.listen(send);
+  let stopListening = () => {};
+  // A feed that cannot start ends the stream: the browser reconnects (retry: 2000).
+  feed.listen(send).then(
+    (stop) => {
+      if (closed) stop();
+      else stopListening = stop;
+    },
+    () => close(),
+  );
   const heartbeat = setInterval(() => out.write(': ping\n\n'), HEARTBEAT_MS);
   heartbeat.unref();
   let closed = false;

@@ -1,6 +1,8 @@
 // The producer's settings, read once at start (see .env.example).
 import { hostname } from 'node:os';
+import type { Command } from '../proto/command.ts';
 import { ConfigError, type Env, readConfig, SHARED_DEFAULTS } from '../proto/config.ts';
+import { type LogSettings, readLogSettings } from '../proto/log.ts';
 import { HOST_NAME } from '../proto/sample.ts';
 import { type RemoteSourceSettings, readSourcesFile } from './sources/file.ts';
 
@@ -23,6 +25,7 @@ export interface ProducerConfig {
   /** Remote sources from the file at SOURCES_FILE, checked; empty without one. */
   sources: RemoteSourceSettings[];
   token?: string;
+  log: LogSettings;
 }
 
 /** The hostname made to fit host names' alphabet. */
@@ -34,47 +37,52 @@ export function defaultHost(): string {
   );
 }
 
-export function readProducerConfig(env?: Env): ProducerConfig {
-  return readConfig(
-    'producer',
-    (s) => {
-      const intervalSeconds = s.number('INTERVAL', SHARED_DEFAULTS.INTERVAL, {
-        min: 0.05,
-        max: 86_400,
-      });
-      const sourceTimeoutMs = s.duration(
-        'SOURCE_TIMEOUT',
-        `${Math.min(10, Math.max(0.5, intervalSeconds))}s`,
-        { min: 10 },
+export const producerCommand: Command<ProducerConfig> = {
+  name: 'producer',
+  about:
+    "the agent: collects this machine's load (and the remote sources of SOURCES_FILE) every INTERVAL seconds and delivers it to the receiver through a disk spool that survives outages.",
+  parse: (s) => {
+    const log = readLogSettings(s);
+    const intervalSeconds = s.number('INTERVAL', SHARED_DEFAULTS.INTERVAL, {
+      min: 0.05,
+      max: 86_400,
+    });
+    const sourceTimeoutMs = s.duration(
+      'SOURCE_TIMEOUT',
+      `${Math.min(10, Math.max(0.5, intervalSeconds))}s`,
+      { min: 10 },
+    );
+    const sourcesFile = s.optionalString('SOURCES_FILE');
+    const sources = sourcesFile
+      ? readSourcesFile(sourcesFile, { intervalSeconds, timeoutMs: sourceTimeoutMs, env: s.env })
+      : [];
+    const localSource = s.boolean('LOCAL_SOURCE', true);
+    if (!localSource && sources.length === 0) {
+      throw new ConfigError(
+        'LOCAL_SOURCE',
+        'is false and SOURCES_FILE names no source: the agent would collect nothing',
       );
-      const sourcesFile = s.optionalString('SOURCES_FILE');
-      const sources = sourcesFile
-        ? readSourcesFile(sourcesFile, { intervalSeconds, timeoutMs: sourceTimeoutMs, env: s.env })
-        : [];
-      const localSource = s.boolean('LOCAL_SOURCE', true);
-      if (!localSource && sources.length === 0) {
-        throw new ConfigError(
-          'LOCAL_SOURCE',
-          'is false and SOURCES_FILE names no source: the agent would collect nothing',
-        );
-      }
-      return {
-        receivers: s.urls('RECEIVER_URL', SHARED_DEFAULTS.RECEIVER_URL, ['http:', 'https:']),
-        intervalSeconds,
-        host: s.string('HOST', defaultHost(), HOST_NAME),
-        spool: {
-          dir: s.string('SPOOL_DIR', '.data/spool'),
-          maxBytes: s.size('SPOOL_MAX_BYTES', '100MB', { min: 65_536 }),
-        },
-        batchSize: s.number('BATCH_SIZE', 500, { min: 1, max: 10_000, integer: true }),
-        drainRate: s.number('DRAIN_RATE', 5000, { min: 1 }),
-        sourceTimeoutMs,
-        nvidiaSmi: s.string('NVIDIA_SMI', 'nvidia-smi'),
-        localSource,
-        sources,
-        token: s.optionalString('INGEST_TOKEN'),
-      };
-    },
-    env,
-  );
+    }
+    return {
+      log,
+      receivers: s.urls('RECEIVER_URL', SHARED_DEFAULTS.RECEIVER_URL, ['http:', 'https:']),
+      intervalSeconds,
+      host: s.string('HOST', defaultHost(), HOST_NAME),
+      spool: {
+        dir: s.string('SPOOL_DIR', '.data/spool'),
+        maxBytes: s.size('SPOOL_MAX_BYTES', '100MB', { min: 65_536 }),
+      },
+      batchSize: s.number('BATCH_SIZE', 500, { min: 1, max: 10_000, integer: true }),
+      drainRate: s.number('DRAIN_RATE', 5000, { min: 1 }),
+      sourceTimeoutMs,
+      nvidiaSmi: s.string('NVIDIA_SMI', 'nvidia-smi'),
+      localSource,
+      sources,
+      token: s.optionalString('INGEST_TOKEN'),
+    };
+  },
+};
+
+export function readProducerConfig(env?: Env): ProducerConfig {
+  return readConfig(producerCommand.name, producerCommand.parse, env);
 }

@@ -1,5 +1,5 @@
 // Delivers the spool to the receiver, oldest first: one sample as the flat JSON
-// of DESIGN.md, a backlog in batches. A 5xx, a timeout or a refused connection
+// of docs/CONTRACT.md, a backlog in batches. A 5xx, a timeout or a refused connection
 // is retried with backoff (trying the next receiver URL, when several are set);
 // a 4xx is a bug on one side, logged loudly and not retried.
 

@@ -6,7 +6,7 @@ import { parseEnv } from 'node:util';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
-/** The defaults of the settings several services read (DESIGN.md's table). */
+/** The defaults of the settings several services read (docs/CONTRACT.md's table). */
 export const SHARED_DEFAULTS = {
   RECEIVER_URL: 'http://localhost:8090/data',
   WEB_SERVER_URL: 'http://localhost:8080/',
@@ -77,9 +77,13 @@ interface NumberLimits {
 
 /** Typed accessors over the raw settings; each one validates and names the setting when it fails. */
 export class Settings {
+  /** Every setting asked for, in order: what --help lists. */
+  readonly asked = new Set<string>();
+
   constructor(readonly env: Env) {}
 
   private raw(name: string): string | undefined {
+    this.asked.add(name);
     const value = this.env[name];
     return value === undefined || value.trim() === '' ? undefined : value.trim();
   }

@@ -1,10 +1,18 @@
 // HTTP conventions shared by receiver and gateway: every error is JSON
-// `{"error": "..."}` with the right status, a 503 always carries Retry-After,
-// and `localhost` is served on both 127.0.0.1 and ::1.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+// `{"error": "..."}` with the right status (requests Node's own parser refuses
+// too), a 503 always carries Retry-After, and `localhost` is served on both
+// 127.0.0.1 and ::1.
+import {
+  createServer,
+  type IncomingMessage,
+  maxHeaderSize,
+  type Server,
+  type ServerResponse,
+  STATUS_CODES,
+} from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import type Koa from 'koa';
-import type { Histogram } from 'prom-client';
+import { Counter, type Histogram, type Registry } from 'prom-client';
 import type { Log } from './log.ts';
 import { InputError } from './sample.ts';
 
@@ -85,14 +93,123 @@ export interface Listener {
   url: URL;
   servers: Server[];
   close(): Promise<void>;
+  /**
+   * Counts the requests Node's parser refused (loadstar_http_malformed_requests_total)
+   * in the service's registry, those refused while it started included.
+   */
+  countMalformed(registry: Registry): void;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
-function listenOne(handler: Handler, host: string, port: number): Promise<Server> {
+/** Parser errors with an answer of their own; every other one is a 400. */
+const PARSER_REFUSALS: Record<string, { status: number; error: string }> = {
+  HPE_HEADER_OVERFLOW: {
+    status: 431,
+    error: `request line and headers are larger than ${maxHeaderSize} bytes, the most this server reads`,
+  },
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: {
+    status: 413,
+    error: 'chunk extensions of the body are larger than this server reads',
+  },
+  ERR_HTTP_REQUEST_TIMEOUT: {
+    status: 408,
+    error: 'request did not arrive within the time this server waits for one',
+  },
+};
+
+/** Marks a socket whose malformed request has been answered. */
+const ANSWERED = Symbol('answered');
+
+/** A socket error that is the peer going away, not a request to answer. */
+const PEER_GONE = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ETIMEDOUT']);
+
+type ServerSocket = Socket & { _httpMessage?: ServerResponse | null; [ANSWERED]?: true };
+
+/**
+ * Runs `then` once the answers owed to earlier, well-formed requests on this
+ * socket are written; false when the bad bytes are the body of the request
+ * being answered, whose answer is begun and cannot be replaced.
+ */
+function afterAnswersOwed(socket: ServerSocket, then: () => void): boolean {
+  const owed = socket._httpMessage;
+  if (!owed || owed.writableFinished) {
+    then();
+    return true;
+  }
+  if (!owed.req.complete) {
+    // The refused bytes are this request's own body: the refusal is its answer, unless one is begun.
+    if (owed.headersSent) return false;
+    then();
+    return true;
+  }
+  // Node hands the socket to the next pipelined answer on 'finish', before this listener runs.
+  owed.once('finish', () => afterAnswersOwed(socket, then) || socket.destroy());
+  return true;
+}
+
+/**
+ * Answers a request Node's HTTP parser refused (a control character in a header,
+ * a bad request line, conflicting lengths) as every other refusal is answered:
+ * JSON `{"error"}`, then closes the connection, since the rest of the stream
+ * cannot be trusted. Answers owed to earlier requests on the connection go
+ * first. Returns the status, or null when there is no one to answer.
+ */
+function answerMalformed(
+  err: NodeJS.ErrnoException & { reason?: string; bytesParsed?: number },
+  socket: ServerSocket,
+): number | null {
+  // The parser repeats its error for every later chunk of the same stream: answered once.
+  if (socket[ANSWERED]) return null;
+  if ((err.code && PEER_GONE.has(err.code)) || !socket.writable || socket.destroyed) {
+    socket.destroy();
+    return null;
+  }
+  socket[ANSWERED] = true;
+  const known = err.code ? PARSER_REFUSALS[err.code] : undefined;
+  const reason = (err.reason ?? err.message.replace(/^Parse Error:\s*/, '')).replace(/\.$/, '');
+  const where = err.bytesParsed === undefined ? '' : ` at byte ${err.bytesParsed}`;
+  const status = known?.status ?? 400;
+  const body = JSON.stringify({
+    error:
+      known?.error ??
+      `malformed HTTP request: ${reason.charAt(0).toLowerCase()}${reason.slice(1)}${where}${err.code ? ` (${err.code})` : ''}`,
+  });
+  const answered = afterAnswersOwed(socket, () => {
+    // An earlier answer may have closed the connection (Connection: close): nothing more to say.
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
+        'Content-Type: application/json; charset=utf-8\r\n' +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+        'Connection: close\r\n\r\n' +
+        body,
+    );
+    // The socket closes once the peer closes its side; one that never does is cut. Not at
+    // once: closing with the peer's bytes unread resets the connection, and the answer with it.
+    setTimeout(() => socket.destroy(), 2_000).unref();
+  });
+  if (answered) return status;
+  socket.destroy();
+  return null;
+}
+
+function listenOne(
+  handler: Handler,
+  host: string,
+  port: number,
+  onMalformed: (status: number) => void,
+): Promise<Server> {
   return new Promise((resolve, reject) => {
     const server = createServer(handler);
     server.keepAliveTimeout = 65_000;
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+      const status = answerMalformed(err, socket);
+      if (status !== null) onMalformed(status);
+    });
     server.once('error', reject);
     server.listen({ host, port }, () => {
       server.off('error', reject);
@@ -106,19 +223,25 @@ export async function listenHttp(handler: Handler, url: URL): Promise<Listener> 
   const host = url.hostname.replace(/^\[|\]$/g, '');
   const wantedPort = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
   const servers: Server[] = [];
+  // Refusals before the service has its registry are kept, and counted once it has.
+  const early = new Map<number, number>();
+  let onMalformed = (status: number): void => {
+    early.set(status, (early.get(status) ?? 0) + 1);
+  };
+  const count = (status: number) => onMalformed(status);
   if (host === 'localhost') {
-    const v4 = await listenOne(handler, '127.0.0.1', wantedPort);
+    const v4 = await listenOne(handler, '127.0.0.1', wantedPort, count);
     servers.push(v4);
     const port = (v4.address() as AddressInfo).port;
     // ::1 is absent on hosts without IPv6; 127.0.0.1 alone still serves `localhost` there.
-    await listenOne(handler, '::1', port).then(
+    await listenOne(handler, '::1', port, count).then(
       (v6) => servers.push(v6),
       (err: NodeJS.ErrnoException) => {
         if (err.code !== 'EADDRNOTAVAIL' && err.code !== 'EAFNOSUPPORT') throw err;
       },
     );
   } else {
-    servers.push(await listenOne(handler, host, wantedPort));
+    servers.push(await listenOne(handler, host, wantedPort, count));
   }
   const actual = new URL(url.href);
   actual.port = String((servers[0]!.address() as AddressInfo).port);
@@ -126,6 +249,17 @@ export async function listenHttp(handler: Handler, url: URL): Promise<Listener> 
     url: actual,
     servers,
     close: () => closeServers(servers),
+    countMalformed(registry) {
+      const counter = new Counter({
+        name: 'loadstar_http_malformed_requests_total',
+        help: "Requests refused by Node's HTTP parser before any route saw them, by status",
+        labelNames: ['status'],
+        registers: [registry],
+      });
+      for (const [status, n] of early) counter.inc({ status: String(status) }, n);
+      early.clear();
+      onMalformed = (status) => counter.inc({ status: String(status) });
+    },
   };
 }
 

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { renderFloat } from './float.ts';
 
-/** Metric names are free text within this pattern (DESIGN.md). */
+/** Metric names are free text within this pattern (docs/CONTRACT.md). */
 export const METRIC_NAME = /^[A-Za-z0-9_.:-]{1,128}$/;
 /** Host names: the same alphabet, up to a DNS name's length; never `{`, `}`, `|` or spaces. */
 export const HOST_NAME = /^[A-Za-z0-9_.:-]{1,253}$/;

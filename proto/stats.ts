@@ -13,6 +13,17 @@ import type { RedisClient } from './redis.ts';
 /** Snapshots older than this belong to a process that stopped; they leave the scrape. */
 const SNAPSHOT_TTL_MS = 30_000;
 
+/**
+ * prom-client's sums of its own `{type}` gauges, named as counters (`_total`)
+ * though they go down: `promtool check metrics` rightly flags them, and
+ * `sum(loadstar_nodejs_active_handles)` gives the same figure.
+ */
+const MISNAMED_DEFAULTS = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
+
 export function createRegistry(
   service: string,
   instance = `${hostname()}:${process.pid}`,
@@ -20,6 +31,7 @@ export function createRegistry(
   const registry = new Registry();
   registry.setDefaultLabels({ service, instance });
   collectDefaultMetrics({ register: registry, prefix: 'loadstar_' });
+  for (const name of MISNAMED_DEFAULTS) registry.removeSingleMetric(`loadstar_${name}`);
   return registry;
 }
 

@@ -1,4 +1,6 @@
 // The receiver's settings, read once at start (see .env.example for each one).
+
+import type { Command } from '../proto/command.ts';
 import {
   ConfigError,
   type Env,
@@ -6,6 +8,7 @@ import {
   type Settings,
   SHARED_DEFAULTS,
 } from '../proto/config.ts';
+import { type LogSettings, readLogSettings } from '../proto/log.ts';
 import { type NatsSettings, readNatsSettings } from '../proto/nats.ts';
 import { type RedisSettings, readRedisSettings } from '../proto/redis.ts';
 import { readRetention } from '../proto/retention.ts';
@@ -22,6 +25,7 @@ export interface ReceiverConfig {
   limits: IngestLimits;
   /** Where the gateway listens (WEB_SERVER_URL), for the API document's servers. */
   gatewayUrl: URL;
+  log: LogSettings;
 }
 
 /** What the receiver lets in: from whom, how large, how fast, and how much the store may grow. */
@@ -44,30 +48,34 @@ export interface IngestLimits extends GrowthSettings {
   maxClockSkewMs: number;
 }
 
+export const receiverCommand: Command<ReceiverConfig> = {
+  name: 'receiver',
+  about:
+    'takes samples posted over HTTP, records them in JetStream and makes them readable before it answers 200.',
+  parse: (s) => ({
+    log: readLogSettings(s),
+    url: s.url('RECEIVER_URL', SHARED_DEFAULTS.RECEIVER_URL, ['http:']),
+    nats: readNatsSettings(s),
+    redis: readRedisSettings(s),
+    fold: readRetention(s),
+    gatewayUrl: s.url('WEB_SERVER_URL', SHARED_DEFAULTS.WEB_SERVER_URL, ['http:']),
+    limits: {
+      maxBodyBytes: s.size('MAX_BODY_BYTES', '256KiB', { min: 64 }),
+      maxBatchBytes: s.size('MAX_BATCH_BYTES', '8MiB', { min: 1024 }),
+      maxBatchSamples: s.number('MAX_BATCH_SAMPLES', 1000, { min: 1, integer: true }),
+      maxMetricsPerSample: s.number('MAX_METRICS_PER_SAMPLE', 1000, { min: 1, integer: true }),
+      bodyTimeoutMs: s.duration('BODY_TIMEOUT', '10s', { min: 100 }),
+      maxClockSkewMs: s.duration('MAX_CLOCK_SKEW', '5m', { min: 0 }),
+      maxInFlight: s.number('MAX_IN_FLIGHT', 4000, { min: 1, integer: true }),
+      maxHosts: s.number('MAX_HOSTS', 10_000, { min: 0, integer: true }),
+      maxMetricsPerHost: s.number('MAX_METRICS_PER_HOST', 10_000, { min: 0, integer: true }),
+      access: readAccess(s),
+    },
+  }),
+};
+
 export function readReceiverConfig(env?: Env): ReceiverConfig {
-  return readConfig(
-    'receiver',
-    (s) => ({
-      url: s.url('RECEIVER_URL', SHARED_DEFAULTS.RECEIVER_URL, ['http:']),
-      nats: readNatsSettings(s),
-      redis: readRedisSettings(s),
-      fold: readRetention(s),
-      gatewayUrl: s.url('WEB_SERVER_URL', SHARED_DEFAULTS.WEB_SERVER_URL, ['http:']),
-      limits: {
-        maxBodyBytes: s.size('MAX_BODY_BYTES', '256KiB', { min: 64 }),
-        maxBatchBytes: s.size('MAX_BATCH_BYTES', '8MiB', { min: 1024 }),
-        maxBatchSamples: s.number('MAX_BATCH_SAMPLES', 1000, { min: 1, integer: true }),
-        maxMetricsPerSample: s.number('MAX_METRICS_PER_SAMPLE', 1000, { min: 1, integer: true }),
-        bodyTimeoutMs: s.duration('BODY_TIMEOUT', '10s', { min: 100 }),
-        maxClockSkewMs: s.duration('MAX_CLOCK_SKEW', '5m', { min: 0 }),
-        maxInFlight: s.number('MAX_IN_FLIGHT', 4000, { min: 1, integer: true }),
-        maxHosts: s.number('MAX_HOSTS', 10_000, { min: 0, integer: true }),
-        maxMetricsPerHost: s.number('MAX_METRICS_PER_HOST', 10_000, { min: 0, integer: true }),
-        access: readAccess(s),
-      },
-    }),
-    env,
-  );
+  return readConfig(receiverCommand.name, receiverCommand.parse, env);
 }
 
 function readAccess(s: Settings): AccessSettings {

@@ -1,10 +1,10 @@
 // The receiver's HTTP face: POST one sample at RECEIVER_URL (the flat JSON of
-// DESIGN.md, host and time in headers), POST a batch at RECEIVER_URL/batch (how
+// docs/CONTRACT.md, host and time in headers), POST a batch at RECEIVER_URL/batch (how
 // agents catch up after an outage), and the open health and metrics endpoints.
 // Ingest checks, in order: token, content type, host, body, time, store growth.
 import Router from '@koa/router';
 import Koa from 'koa';
-import { Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { errorMiddleware, logAppErrors, sendJson, timingMiddleware } from '../proto/http.ts';
 import type { Log } from '../proto/log.ts';
 import { openApiDocument } from '../proto/openapi/document.ts';
@@ -80,11 +80,18 @@ export function createReceiverApp(deps: ReceiverDeps): Koa {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [deps.registry],
   });
-  const spoolDropped = new Gauge({
+  // What each producer last reported of its spool, by host. The dropped count is the
+  // producer's own counter (its spool keeps it over its whole life), relayed as a counter.
+  const droppedByHost = new Map<string, number>();
+  new Counter({
     name: 'loadstar_producer_spool_dropped_total',
-    help: 'Samples a producer dropped because its disk spool was full, as last reported by that producer',
+    help: 'Samples a producer dropped because its disk spool was full, over the spool life, as last reported by that producer',
     labelNames: ['host'],
     registers: [deps.registry],
+    collect() {
+      this.reset();
+      for (const [host, dropped] of droppedByHost) this.inc({ host }, dropped);
+    },
   });
   const spoolDepth = new Gauge({
     name: 'loadstar_producer_spool_depth',
@@ -93,13 +100,16 @@ export function createReceiverApp(deps: ReceiverDeps): Koa {
     registers: [deps.registry],
   });
 
+  /** A spool figure from its header: a whole number, else left out (the sample is still taken). */
+  const spoolFigure = (ctx: Koa.Context, header: string): number | undefined => {
+    const text = ctx.get(header);
+    return /^\d{1,15}$/.test(text) ? Number(text) : undefined;
+  };
   const recordSpool = (ctx: Koa.Context, host: string) => {
-    const dropped = Number(ctx.get(HEADERS.spoolDropped));
-    const depth = Number(ctx.get(HEADERS.spoolDepth));
-    if (ctx.get(HEADERS.spoolDropped) !== '' && Number.isFinite(dropped))
-      spoolDropped.set({ host }, dropped);
-    if (ctx.get(HEADERS.spoolDepth) !== '' && Number.isFinite(depth))
-      spoolDepth.set({ host }, depth);
+    const dropped = spoolFigure(ctx, HEADERS.spoolDropped);
+    const depth = spoolFigure(ctx, HEADERS.spoolDepth);
+    if (dropped !== undefined) droppedByHost.set(host, dropped);
+    if (depth !== undefined) spoolDepth.set({ host }, depth);
   };
 
   const headerHost = (ctx: Koa.Context): string => {

@@ -104,7 +104,9 @@ export class GrowthLimits {
           names.push(name);
         }
         const count = nameCount(host);
-        if (count + names.length > maxMetricsPerHost) {
+        // Only new names are refused: a host already past the limit (lowered under it,
+        // or off before) keeps every name it has.
+        if (names.length > 0 && count + names.length > maxMetricsPerHost) {
           const added =
             names.length === 1
               ? `new metric ${quoteName(names[0]!)}`

@@ -1,11 +1,12 @@
 // The receiver service: validates posted samples, records them in JetStream and
 // makes them readable before it answers 200.
+import { startCommand } from '../proto/command.ts';
 import { exitOnStartFailure, onShutdown } from '../proto/lifecycle.ts';
 import { createLog } from '../proto/log.ts';
-import { readReceiverConfig } from './config.ts';
+import { receiverCommand } from './config.ts';
 import { startReceiver } from './service.ts';
 
-const log = createLog('receiver');
-const config = readReceiverConfig();
+const config = startCommand(receiverCommand);
+const log = createLog('receiver', config.log);
 const receiver = await startReceiver(config, log).catch(exitOnStartFailure(log));
 onShutdown(log, () => receiver.stop());

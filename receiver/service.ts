@@ -60,6 +60,7 @@ export function startReceiver(config: ReceiverConfig, log: Log): Promise<Running
     });
     const { listener } = startup;
     startup.serve(app.callback());
+    listener.countMalformed(registry);
     const stopStats = publishStats(
       registry,
       redis,

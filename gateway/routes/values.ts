@@ -1,4 +1,4 @@
-// Latest values: the DESIGN.md contract at the bare path (`?topics=`), and the
+// Latest values: docs/CONTRACT.md's answer at the bare path (`?topics=`), and the
 // richer api/v1/latest with time, host, age and the stale flag.
 import { renderValues, stringifyWithFloats } from '../../proto/float.ts';
 import { sendJson } from '../../proto/http.ts';

@@ -1,7 +1,9 @@
 // The rules consumer's settings, read once at start (see .env.example); the
 // rules file itself is checked here too, so a bad one stops the service at start.
+import type { Command } from '../../proto/command.ts';
 import { ConfigError, type Env, readConfig } from '../../proto/config.ts';
 import { readIncidentRetention } from '../../proto/incident.ts';
+import { type LogSettings, readLogSettings } from '../../proto/log.ts';
 import { type NatsSettings, readNatsSettings } from '../../proto/nats.ts';
 import { type RedisSettings, readRedisSettings } from '../../proto/redis.ts';
 import { FileError, readStructuredFile } from '../../proto/structured-file.ts';
@@ -17,30 +19,36 @@ export interface RulesConfig {
   rulesFrom: string;
   /** How long incidents are kept after they opened (INCIDENT_RETENTION). */
   retentionMs: number;
+  log: LogSettings;
 }
 
+export const rulesCommand: Command<RulesConfig> = {
+  name: 'rules',
+  about:
+    "the rules consumer: opens and resolves incidents when a metric's aggregate over a window passes a rule's threshold.",
+  parse: (s) => {
+    const log = readLogSettings(s);
+    const file = s.optionalString('RULES_FILE');
+    let rules: Rule[];
+    try {
+      rules = parseRules(file === undefined ? DEFAULT_RULES_SOURCE : readStructuredFile(file));
+    } catch (err) {
+      if (err instanceof RuleError || err instanceof FileError)
+        throw new ConfigError('RULES_FILE', err.message);
+      throw err;
+    }
+    return {
+      log,
+      url: s.url('RULES_URL', 'http://localhost:8092/', ['http:']),
+      nats: readNatsSettings(s),
+      redis: readRedisSettings(s),
+      rules,
+      rulesFrom: file ?? 'the default rules',
+      retentionMs: readIncidentRetention(s),
+    };
+  },
+};
+
 export function readRulesConfig(env?: Env): RulesConfig {
-  return readConfig(
-    'rules',
-    (s) => {
-      const file = s.optionalString('RULES_FILE');
-      let rules: Rule[];
-      try {
-        rules = parseRules(file === undefined ? DEFAULT_RULES_SOURCE : readStructuredFile(file));
-      } catch (err) {
-        if (err instanceof RuleError || err instanceof FileError)
-          throw new ConfigError('RULES_FILE', err.message);
-        throw err;
-      }
-      return {
-        url: s.url('RULES_URL', 'http://localhost:8092/', ['http:']),
-        nats: readNatsSettings(s),
-        redis: readRedisSettings(s),
-        rules,
-        rulesFrom: file ?? 'the default rules',
-        retentionMs: readIncidentRetention(s),
-      };
-    },
-    env,
-  );
+  return readConfig(rulesCommand.name, rulesCommand.parse, env);
 }

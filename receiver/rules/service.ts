@@ -44,6 +44,7 @@ export function startRules(config: RulesConfig, log: Log): Promise<RunningRules>
     );
     const listener: Listener = startup.listener;
     startup.serve(app.callback());
+    listener.countMalformed(registry);
     const stopStats = publishStats(
       registry,
       redis,

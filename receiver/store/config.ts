@@ -1,5 +1,7 @@
 // The storage consumer's settings, read once at start (see .env.example).
+import type { Command } from '../../proto/command.ts';
 import { type Env, readConfig } from '../../proto/config.ts';
+import { type LogSettings, readLogSettings } from '../../proto/log.ts';
 import { type NatsSettings, readNatsSettings } from '../../proto/nats.ts';
 import { type RedisSettings, readRedisSettings } from '../../proto/redis.ts';
 import { readRetention } from '../../proto/retention.ts';
@@ -15,24 +17,29 @@ export interface StoreConfig {
   consumer: StoreConsumerSettings;
   /** How often the folded position is recorded and Redis checked against it (STORE_CHECKPOINT). */
   checkpointEveryMs: number;
+  log: LogSettings;
 }
 
+export const storeCommand: Command<StoreConfig> = {
+  name: 'consumer',
+  about:
+    'the storage consumer: folds every sample of the JetStream stream into Redis, resuming where it stopped.',
+  parse: (s) => ({
+    log: readLogSettings(s),
+    url: s.url('CONSUMER_URL', 'http://localhost:8091/', ['http:']),
+    nats: readNatsSettings(s),
+    redis: readRedisSettings(s),
+    fold: readRetention(s),
+    consumer: {
+      inFlight: s.number('STORE_IN_FLIGHT', 1024, { min: 1, max: 10_000, integer: true }),
+      settleMs: s.duration('STORE_SETTLE', '250ms', { min: 0, max: 10_000 }),
+      pullExpiresMs: s.duration('STORE_PULL_EXPIRES', '5s', { min: 1_000, max: 60_000 }),
+      ackWaitMs: s.duration('STORE_ACK_WAIT', '30s', { min: 1_000 }),
+    },
+    checkpointEveryMs: s.duration('STORE_CHECKPOINT', '2s', { min: 100, max: 60_000 }),
+  }),
+};
+
 export function readStoreConfig(env?: Env): StoreConfig {
-  return readConfig(
-    'consumer',
-    (s) => ({
-      url: s.url('CONSUMER_URL', 'http://localhost:8091/', ['http:']),
-      nats: readNatsSettings(s),
-      redis: readRedisSettings(s),
-      fold: readRetention(s),
-      consumer: {
-        inFlight: s.number('STORE_IN_FLIGHT', 1024, { min: 1, max: 10_000, integer: true }),
-        settleMs: s.duration('STORE_SETTLE', '250ms', { min: 0, max: 10_000 }),
-        pullExpiresMs: s.duration('STORE_PULL_EXPIRES', '5s', { min: 1_000, max: 60_000 }),
-        ackWaitMs: s.duration('STORE_ACK_WAIT', '30s', { min: 1_000 }),
-      },
-      checkpointEveryMs: s.duration('STORE_CHECKPOINT', '2s', { min: 100, max: 60_000 }),
-    }),
-    env,
-  );
+  return readConfig(storeCommand.name, storeCommand.parse, env);
 }

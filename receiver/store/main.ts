@@ -1,10 +1,11 @@
 // The storage consumer service: folds every sample of the stream into Redis.
+import { startCommand } from '../../proto/command.ts';
 import { exitOnStartFailure, onShutdown } from '../../proto/lifecycle.ts';
 import { createLog } from '../../proto/log.ts';
-import { readStoreConfig } from './config.ts';
+import { storeCommand } from './config.ts';
 import { startStore } from './service.ts';
 
-const log = createLog('consumer');
-const config = readStoreConfig();
+const config = startCommand(storeCommand);
+const log = createLog('consumer', config.log);
 const store = await startStore(config, log).catch(exitOnStartFailure(log));
 onShutdown(log, () => store.stop());

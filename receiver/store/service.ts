@@ -69,6 +69,7 @@ export function startStore(config: StoreConfig, log: Log): Promise<RunningStore>
     );
     const { listener } = startup;
     startup.serve(app.callback());
+    listener.countMalformed(registry);
     const stopStats = publishStats(
       registry,
       redis,

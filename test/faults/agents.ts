@@ -14,7 +14,7 @@ import { Spool } from '../../producer/spool.ts';
 import { createLog } from '../../proto/log.ts';
 import { decodeSample, encodeSample, type Sample } from '../../proto/sample.ts';
 
-const log = createLog('agents', 'warn');
+const log = createLog('agents', { level: 'warn' });
 
 /** The agents process's settings (only read when it runs as the agents process). */
 function settings() {

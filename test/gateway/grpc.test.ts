@@ -5,12 +5,19 @@ import type { NatsConnection } from 'nats';
 import type { RunningGateway } from '../../gateway/service.ts';
 import {
   createLoadstarClient,
+  type IncidentEventMessage,
   type LatestReply,
   LOADER_OPTIONS,
   type LoadstarClient,
   PROTO_PATH,
   type SampleEvent,
 } from '../../proto/grpc.ts';
+import {
+  INCIDENTS_STREAM,
+  type Incident,
+  type IncidentEvent,
+  incidentSubject,
+} from '../../proto/incident.ts';
 import type { RunningReceiver } from '../../receiver/service.ts';
 import { eventually } from '../harness/eventually.ts';
 import {
@@ -253,6 +260,96 @@ describe('gateway gRPC with a slow subscriber', function () {
       slowClient.close();
       await nc.close();
       await gateway.stop();
+    }
+  });
+});
+
+describe('gateway gRPC "from now" (from_seq = 0)', function () {
+  this.timeout(60_000);
+  let receiver: RunningReceiver;
+  let gateway: RunningGateway;
+  let client: LoadstarClient;
+  let nc: NatsConnection;
+
+  // A gateway of its own: its live feed is not running yet when the first round subscribes.
+  before(async () => {
+    [receiver, gateway] = await Promise.all([receiverOn(), gatewayOn()]);
+    client = createLoadstarClient(gateway.grpcAddress);
+    nc = await natsClient();
+  });
+  after(async () => {
+    client.close();
+    await nc.close();
+    await Promise.all([receiver.stop(), gateway.stop()]);
+  });
+
+  it('Subscribe delivers a sample posted just after the call and never one posted just before', async () => {
+    const baseline = gateway.feed.listenerCount;
+    // The first round starts the live feed, the later ones join it running.
+    for (let round = 0; round < 8; round++) {
+      await eventually(() => expect(gateway.feed.listenerCount).to.equal(baseline));
+      const host = uniqueName('exact');
+      const post = async (n: number) =>
+        expect((await postSample(receiver.url, { n }, { 'Loadstar-Host': host })).status).to.equal(
+          200,
+        );
+      await post(0);
+      const stream = client.Subscribe({ hosts: [host] });
+      const first = collect(stream, 1);
+      await subscribed(gateway, baseline + 1);
+      await post(1);
+      const [event] = await first;
+      stream.cancel();
+      // Events come in stream order: had the sample from before the call been sent, it would be first.
+      expect(event!.metrics, `round ${round}`).to.deep.equal({ n: 1 });
+    }
+  });
+
+  it('WatchIncidents delivers an event published just after the call and never one just before', async () => {
+    const jsm = await nc.jetstreamManager();
+    const js = nc.jetstream();
+    for (let round = 0; round < 4; round++) {
+      const host = uniqueName('watch-exact');
+      const publish = (rule: string) => {
+        const incident: Incident = {
+          id: uniqueName('id'),
+          rule,
+          host,
+          metric: 'cpu',
+          severity: 'warning',
+          state: 'open',
+          opened_at_ms: Date.now(),
+          resolved_at_ms: null,
+          aggregate: 'avg',
+          op: '>',
+          threshold: 90,
+          resolve_threshold: 85.5,
+          window: '3 samples',
+          min: 91,
+          avg: 95,
+          max: 99,
+          samples: 3,
+          trigger: [[Date.now(), 95]],
+        };
+        const event: IncidentEvent = { transition: 'opened', incident };
+        return js.publish(incidentSubject(host), JSON.stringify(event));
+      };
+      await publish('before');
+      const stream = client.WatchIncidents({ hosts: [host] });
+      const got: IncidentEventMessage[] = [];
+      stream.on('data', (e: IncidentEventMessage) => got.push(e));
+      stream.on('error', () => {});
+      // The watch is in place once its consumer on this host's subject exists.
+      await eventually(async () => {
+        const consumers = await jsm.consumers.list(INCIDENTS_STREAM).next();
+        expect(consumers.some((c) => c.config.filter_subject === incidentSubject(host))).to.equal(
+          true,
+        );
+      });
+      await publish('after');
+      await eventually(() => expect(got).to.have.length.at.least(1));
+      stream.cancel();
+      expect(got[0]!.incident.rule, `round ${round}`).to.equal('after');
     }
   });
 });

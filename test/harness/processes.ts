@@ -1,7 +1,7 @@
 // Runs a service's main.ts (or any repo script) as its own process, the way
 // an operator does, and collects what it prints.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -17,17 +17,29 @@ export interface ServiceProcess {
   exited: Promise<number | string>;
 }
 
+export interface RunOptions {
+  /** Files written into the working directory first, by name (`.env`). */
+  files?: Record<string, string>;
+  /** This working directory instead of a fresh one (a second `npm start` beside a first). */
+  cwd?: string;
+  /** An IPC channel to the process, as `npm start` gives each service. */
+  ipc?: boolean;
+}
+
 /** Runs `file` (relative to the repo) in a fresh working directory, with exactly `env` (plus PATH). */
 export function runScript(
   file: string,
   env: Record<string, string>,
   args: string[] = [],
+  options: RunOptions = {},
 ): ServiceProcess {
-  const cwd = mkdtempSync(join(tmpdir(), 'loadstar-proc-'));
+  const cwd = options.cwd ?? mkdtempSync(join(tmpdir(), 'loadstar-proc-'));
+  for (const [name, text] of Object.entries(options.files ?? {}))
+    writeFileSync(join(cwd, name), text);
   const child = spawn(process.execPath, ['--import', TSX, join(REPO, file), ...args], {
     cwd,
     env: { PATH: `${process.env.PATH}:/usr/sbin`, HOME: process.env.HOME ?? '/root', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe', ...(options.ipc ? (['ipc'] as const) : [])],
   });
   let output = '';
   child.stdout?.on('data', (d) => {

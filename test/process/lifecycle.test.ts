@@ -89,6 +89,22 @@ describe('services as processes', function () {
     expect(receiver.output()).to.include('SIGTERM: draining').and.include('stopped cleanly');
   });
 
+  it('drains and exits 0 when the channel to its supervisor closes, as when the supervisor dies', async () => {
+    const rulesPort = await freePort();
+    const rules = runScript(
+      'receiver/rules/main.ts',
+      { ...env, RULES_URL: `http://127.0.0.1:${rulesPort}/` },
+      [],
+      { ipc: true },
+    );
+    await ready(`http://127.0.0.1:${rulesPort}/readyz`);
+    rules.child.disconnect();
+    expect(await rules.exited).to.equal(0);
+    expect(rules.output())
+      .to.include('the supervisor is gone: draining')
+      .and.include('stopped cleanly');
+  });
+
   it('stops the storage consumer and the gateway cleanly on SIGINT and SIGTERM', async () => {
     const [, consumer, gateway] = procs;
     consumer!.child.kill('SIGINT');

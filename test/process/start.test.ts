@@ -5,7 +5,13 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { eventually } from '../harness/eventually.ts';
 import { getJson, uniqueName } from '../harness/pipeline.ts';
-import { childPids, commandLine, isAlive, runScript } from '../harness/processes.ts';
+import {
+  childPids,
+  commandLine,
+  isAlive,
+  runScript,
+  type ServiceProcess,
+} from '../harness/processes.ts';
 import { shared } from '../harness/root-hooks.ts';
 import { freePort, removeDir, startPlainNats } from '../harness/servers.ts';
 
@@ -80,6 +86,118 @@ describe('npm start (the supervisor)', function () {
       await plain.stop();
       removeDir(plain.dir);
       removeDir(supervisor.cwd);
+    }
+  });
+
+  it('ends every service and server it started within seconds of its own kill -9, and a new start takes over', async () => {
+    const plain = await startPlainNats();
+    const [redisPort, r, c, rules, g, grpc] = await ports(6);
+    const host = uniqueName('orphan');
+    const gateway = `http://127.0.0.1:${g}/`;
+    const env = {
+      // Nothing fit answers: it starts nats-server and redis-server of its own.
+      NATS_URL: plain.url,
+      REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+      RECEIVER_URL: `http://127.0.0.1:${r}/data`,
+      CONSUMER_URL: `http://127.0.0.1:${c}/`,
+      RULES_URL: `http://127.0.0.1:${rules}/`,
+      WEB_SERVER_URL: gateway,
+      GRPC_URL: `127.0.0.1:${grpc}`,
+      INTERVAL: '0.2',
+      HOST: host,
+    };
+    const latestTime = async () => {
+      const res = await getJson(`${gateway}api/v1/latest?topics=cpu&host=${host}`);
+      expect(res.body.cpu).to.not.equal(null);
+      return res.body.cpu.time_ms as number;
+    };
+    const first = runScript('deploy/supervise.ts', env);
+    let again: ServiceProcess | undefined;
+    try {
+      await eventually(latestTime, { timeoutMs: 60_000, intervalMs: 250 });
+      for (const port of [r, c, rules])
+        await eventually(async () =>
+          expect((await getJson(`http://127.0.0.1:${port}/readyz`)).status).to.equal(200),
+        );
+      const children = await childPids(first.child.pid!);
+      const lines = await Promise.all(children.map(commandLine));
+      for (const part of [
+        'receiver/main.ts',
+        'receiver/store/main.ts',
+        'receiver/rules/main.ts',
+        'gateway/main.ts',
+        'producer/main.ts',
+        'nats-server',
+        'redis-server',
+      ])
+        expect(
+          lines.filter((l) => l.includes(part)),
+          part,
+        ).to.have.length(1);
+
+      const before = await latestTime();
+      first.child.kill('SIGKILL');
+      await eventually(
+        async () => {
+          for (const pid of children)
+            expect(isAlive(pid), `still running: ${await commandLine(pid)}`).to.equal(false);
+        },
+        { timeoutMs: 10_000, intervalMs: 100 },
+      );
+
+      // Its lock is left behind, stale: the next start in the same directory takes over.
+      expect(existsSync(join(first.cwd, '.data', 'supervisor.lock'))).to.equal(true);
+      again = runScript('deploy/supervise.ts', env, [], { cwd: first.cwd });
+      await eventually(async () => expect(await latestTime()).to.be.greaterThan(before), {
+        timeoutMs: 60_000,
+        intervalMs: 250,
+      });
+      expect(again.output()).to.include('taking over its lock');
+      again.child.kill('SIGINT');
+      expect(await again.exited).to.equal(0);
+      expect(existsSync(join(first.cwd, '.data', 'supervisor.lock'))).to.equal(false);
+    } finally {
+      first.child.kill('SIGKILL');
+      again?.child.kill('SIGKILL');
+      await plain.stop();
+      removeDir(plain.dir);
+      removeDir(first.cwd);
+    }
+  });
+
+  it('refuses a second start in the same directory with one line and exit 1, and keeps the first running', async () => {
+    const [r, c, rules, g, grpc] = await ports(5);
+    const env = {
+      NATS_URL: shared.natsUrl,
+      REDIS_URL: shared.redisUrl,
+      RECEIVER_URL: `http://127.0.0.1:${r}/data`,
+      CONSUMER_URL: `http://127.0.0.1:${c}/`,
+      RULES_URL: `http://127.0.0.1:${rules}/`,
+      WEB_SERVER_URL: `http://127.0.0.1:${g}/`,
+      GRPC_URL: `127.0.0.1:${grpc}`,
+      HOST: uniqueName('twice'),
+    };
+    const first = runScript('deploy/supervise.ts', env);
+    try {
+      const health = `http://127.0.0.1:${g}/healthz`;
+      await eventually(async () => expect((await getJson(health)).status).to.equal(200), {
+        timeoutMs: 30_000,
+        intervalMs: 100,
+      });
+      const second = runScript('deploy/supervise.ts', env, [], { cwd: first.cwd });
+      expect(await second.exited).to.equal(1);
+      const lines = second.output().trim().split('\n');
+      expect(lines, second.output()).to.have.length(1);
+      expect(lines[0])
+        .to.include('loadstar is already running here')
+        .and.include(`supervisor PID ${first.child.pid}`);
+      expect(isAlive(first.child.pid!)).to.equal(true);
+      expect((await getJson(health)).status).to.equal(200);
+      first.child.kill('SIGTERM');
+      expect(await first.exited).to.equal(0);
+    } finally {
+      first.child.kill('SIGKILL');
+      removeDir(first.cwd);
     }
   });
 

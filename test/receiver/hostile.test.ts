@@ -613,29 +613,39 @@ describe('receiver under hostile input', function () {
     );
   });
 
-  it('answers malformed HTTP with a 4xx from Node’s own parser, and carries on', async () => {
-    // These never reach the receiver's code: Node refuses them while parsing (its answer has
-    // no JSON body unless the server answers clientError itself; see proto/http.ts).
+  it('answers malformed HTTP that Node’s own parser refuses with a 4xx and a JSON error, and carries on', async () => {
+    // These never reach the receiver's routes: Node refuses them while parsing, and
+    // proto/http.ts answers its clientError as JSON.
     const cases = [
       'GARBAGE\r\n\r\n',
       `POST /data?${'a'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`,
       'POST /data HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}',
       'POST /data HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n',
       'POST /data HTTP/1.1\r\nHost: x\r\nBad Header: 1\r\n\r\n',
+      'POST /data HTTP/1.1\r\nHost: x\r\nLoadstar-Host: web\x0b01\r\nContent-Length: 2\r\n\r\n{}',
     ];
     answers.sent += cases.length;
     for (const text of cases) {
-      const status = await new Promise<string>((resolve) => {
+      const raw = await new Promise<string>((resolve) => {
         const socket = connect(Number(base.port), base.hostname);
-        let raw = '';
+        let got = '';
+        socket.setEncoding('latin1');
         socket.on('data', (d) => {
-          raw += d;
+          got += d;
         });
-        socket.on('close', () => resolve(raw.slice(0, 12)));
+        socket.on('close', () => resolve(got));
         socket.on('error', () => {});
-        socket.end(text);
+        socket.end(Buffer.from(text, 'latin1'));
       });
-      expect(status, text.slice(0, 60)).to.match(/^HTTP\/1\.1 4\d\d$/);
+      const [head = '', ...rest] = raw.split('\r\n\r\n');
+      const answer: Answer = {
+        status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0),
+        type: /\r\ncontent-type: ([^\r]*)/i.exec(head)?.[1] ?? '',
+        text: rest.join('\r\n\r\n'),
+      };
+      expect(answer.status, text.slice(0, 60)).to.be.within(400, 499);
+      expect(problemWith(answer), text.slice(0, 60)).to.equal(null);
+      answers.count(answer.status);
     }
   });
 
@@ -854,6 +864,128 @@ describe('receiver limits on store growth', function () {
     const text = await (await fetch(new URL('/metrics', receiver.url))).text();
     expect(text).to.match(/loadstar_samples_rejected_total\{reason="host_limit"[^}]*\} 1/);
     expect(text).to.match(/loadstar_samples_rejected_total\{reason="metric_limit"[^}]*\} 1/);
+  });
+
+  it('keeps accepting every host and name it holds after the limits are lowered under it; only newcomers get 429', async () => {
+    const host = uniqueName('past');
+    const off = await receiverWith({ MAX_HOSTS: '0', MAX_METRICS_PER_HOST: '0' });
+    for (const name of ['a', 'b', 'c'])
+      expect((await post(off, host, { [name]: 1 })).status).to.equal(200);
+    expect((await post(off, uniqueName('other'), { a: 1 })).status).to.equal(200);
+    // Restarted with limits the store is already past: 2 hosts over MAX_HOSTS=1, 3 names over 2.
+    await off.stop();
+    receivers.splice(receivers.indexOf(off), 1);
+    const lowered = await receiverWith({ MAX_HOSTS: '1', MAX_METRICS_PER_HOST: '2' });
+
+    const known = await post(lowered, host, { a: 1.5 });
+    expect(known.status, JSON.stringify(known.body)).to.equal(200);
+    expect((await post(lowered, host, { a: 2, b: 2, c: 2 })).status).to.equal(200);
+    const newName = await post(lowered, host, { a: 3, d: 1 });
+    expect(newName.status).to.equal(429);
+    expect(newName.body.error)
+      .to.include(`host '${host}' reports 3 metrics`)
+      .and.include("new metric 'd' would pass the limit of 2");
+    const newHost = await post(lowered, uniqueName('late'), { a: 1 });
+    expect(newHost.status).to.equal(429);
+    expect(newHost.body.error).to.include('MAX_HOSTS');
+
+    const batch = await fetch(new URL('/data/batch', lowered.url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'loadstar-host': host },
+      body: JSON.stringify({ samples: [{ metrics: { b: 4 } }, { metrics: { e: 4 } }] }),
+    });
+    const body = (await batch.json()) as { accepted: number; rejected: { index: number }[] };
+    expect(batch.status).to.equal(200);
+    expect(body.accepted).to.equal(1);
+    expect(body.rejected.map((r) => r.index)).to.deep.equal([1]);
+    expect(await redis.hget(keys.hostLatest(host), 'b')).to.match(/\|4$/);
+    expect((await redis.smembers(keys.metrics(host))).sort()).to.deep.equal(['a', 'b', 'c']);
+  });
+
+  it('never answers a valid sample with a 5xx, with hosts near and past MAX_HOSTS and MAX_METRICS_PER_HOST', async () => {
+    // Three receivers on one store: one without limits grows hosts and names past the
+    // other two, whose limits are near what the generated pools reach.
+    const limits = [
+      { MAX_HOSTS: '0', MAX_METRICS_PER_HOST: '0' },
+      { MAX_HOSTS: '8', MAX_METRICS_PER_HOST: '8' },
+      { MAX_HOSTS: '4', MAX_METRICS_PER_HOST: '4' },
+    ];
+    const targets = await Promise.all(limits.map((l) => receiverWith(l)));
+    const tally = new AnswerTally();
+    let round = 0;
+    const names = Array.from({ length: 12 }, (_, i) => `m${i}`);
+    const valid = fc.record({
+      to: fc.nat({ max: targets.length - 1 }),
+      host: fc.nat({ max: 11 }),
+      metrics: fc.dictionary(
+        fc.constantFrom(...names),
+        fc.double({ noNaN: true, noDefaultInfinity: true }),
+        { minKeys: 1, maxKeys: 5 },
+      ),
+      batch: fc.boolean(),
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.array(valid, { minLength: 20, maxLength: 20 }), async (cases) => {
+        // Each run starts from an empty store with hosts of its own, so it passes near the limits again.
+        await redis.flushdb();
+        round++;
+        const hostOf = (i: number) => `r${round}-h${i}`;
+        const stored = new Map<string, Set<string>>();
+        // Twice over the same cases: the second time, much of what they name is stored.
+        for (const pass of [1, 2]) {
+          const known = new Map([...stored].map(([h, n]) => [h, new Set(n)]));
+          tally.sent += cases.length;
+          const answers = await Promise.all(
+            cases.map(async (c) => {
+              const host = hostOf(c.host);
+              const url = targets[c.to]!.url;
+              if (!c.batch) return post(targets[c.to]!, host, c.metrics);
+              const res = await fetch(new URL('/data/batch', url), {
+                method: 'POST',
+                headers: { 'content-type': 'application/json', 'loadstar-host': host },
+                body: JSON.stringify({ samples: [{ metrics: c.metrics }] }),
+              });
+              return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+            }),
+          );
+          answers.forEach((a, i) => {
+            const c = cases[i]!;
+            const what = `pass ${pass}: ${JSON.stringify(c)} -> ${a.status} ${JSON.stringify(a.body)}`;
+            const host = hostOf(c.host);
+            const wasKnown = Object.keys(c.metrics).every((n) => known.get(host)?.has(n));
+            let refusal: string | undefined;
+            if (c.batch) {
+              expect(a.status, what).to.equal(200);
+              refusal = (a.body.rejected as { error: string }[])[0]?.error;
+            } else {
+              expect(a.status, what).to.be.oneOf([200, 429]);
+              refusal = a.status === 429 ? String(a.body.error) : undefined;
+            }
+            tally.count(
+              refusal === undefined
+                ? 200
+                : refusal.includes('MAX_HOSTS')
+                  ? 'host_limit'
+                  : 'metric_limit',
+            );
+            if (refusal === undefined) {
+              const held = stored.get(host) ?? new Set();
+              for (const n of Object.keys(c.metrics)) held.add(n);
+              stored.set(host, held);
+              return;
+            }
+            expect(refusal, what).to.match(/MAX_HOSTS|MAX_METRICS_PER_HOST/);
+            // What the store held before this pass is always accepted, whatever the limit.
+            expect(wasKnown, `a stored host and names refused: ${what}`).to.equal(false);
+          });
+        }
+      }),
+      propertyRuns(SEED + 3, 1_200, { together: 40 }),
+    );
+    console.log(tally.summary('limits', SEED + 3));
+    // The generated cases reach past both limits, and most still get in.
+    for (const kind of [200, 'host_limit', 'metric_limit'])
+      expect(tally.get(kind), String(kind)).to.be.above(0);
   });
 
   it('answers 408 to a sender writing its body a byte at a time, and serves others meanwhile', async () => {

@@ -39,7 +39,7 @@ describe('receiver', () => {
     );
 
   describe('the HTTP contract', () => {
-    it('accepts the flat JSON of DESIGN.md and serves integral values back as floats', async () => {
+    it('accepts the flat JSON of docs/CONTRACT.md and serves integral values back as floats', async () => {
       const host = uniqueName('host');
       const cpu = uniqueName('cpu');
       const res = await postSample(receiver.url, `{"${cpu}": 1.0, "gpu": 1}`, {

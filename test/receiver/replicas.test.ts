@@ -18,7 +18,7 @@ const RETENTION = {
 
 describe('folds held by a replica (REDIS_WAIT_REPLICAS)', function () {
   this.timeout(30_000);
-  const log = createLog('test', 'error');
+  const log = createLog('test', { level: 'error' });
   let primary: ServerProcess;
   let replica: ServerProcess;
   let client: Redis;
