@@ -98,11 +98,8 @@ export async function evaluate(
   view: View,
 ): Promise<Evaluation> {
   const type = typeOf(expr);
-  if (!timing.instant && type !== 'scalar' && type !== 'vector') {
-    throw new ExecutionError(
-      `invalid expression type "${type === 'matrix' ? 'range vector' : type}" for range query, must be Scalar or instant Vector`,
-    );
-  }
+  if (!timing.instant && type !== 'scalar' && type !== 'vector')
+    throw new Error(`a range query of a ${type}: the caller checks the type first`);
   const steps: number[] = [];
   for (let t = timing.start; t <= timing.end; t += timing.stepMs) steps.push(t);
   const context: Context = { steps, view, data: new Map(), warnings: new Set() };

@@ -9,7 +9,7 @@ import { UnavailableError } from '../../proto/http.ts';
 import { AGENT_HELP, PROM_LABEL_NAME } from '../../proto/prometheus-names.ts';
 import { InputError } from '../../proto/sample.ts';
 import { labelsJson, queryData, sendError, sendSuccess } from '../promql/answer.ts';
-import type { Matcher } from '../promql/ast.ts';
+import { type Matcher, typeOf } from '../promql/ast.ts';
 import { ExecutionError, earliestRead, evaluate, type QueryTiming } from '../promql/engine.ts';
 import { labelValue, METRIC_NAME_LABEL } from '../promql/labels.ts';
 import { PromqlError } from '../promql/lex.ts';
@@ -98,6 +98,12 @@ export const prometheusRoutes: RouteGroup = (router, { base, redis, read, retent
 
   const runQuery = async (ctx: Koa.Context, params: Params, timing: QueryTiming) => {
     const expr = parseParam(parseQuery, params.get('query'), 'query');
+    const type = typeOf(expr);
+    if (!timing.instant && type !== 'scalar' && type !== 'vector') {
+      throw new InputError(
+        `invalid expression type "${type === 'matrix' ? 'range vector' : type}" for range query, must be Scalar or instant Vector`,
+      );
+    }
     const view = viewFor(earliestRead(expr, timing.start), timing);
     const { result, warnings } = await evaluate(expr, timing, catalogue, view);
     sendSuccess(ctx, queryData(result), warnings);
