@@ -11,9 +11,19 @@
 
 export class ProtobufError extends Error {}
 
+/** Prometheus' stale marker, "this series ended" (a NaN with these exact bits), as written on the wire. */
+const STALE_MARKER = Buffer.from([0x02, 0, 0, 0, 0, 0, 0xf0, 0x7f]);
+
+export interface WrittenSample {
+  value: number;
+  timestamp: number;
+  /** A stale marker rather than a value (its bits are checked on the wire: JavaScript may not keep a NaN's). */
+  stale?: boolean;
+}
+
 export interface WrittenSeries {
   labels: [string, string][];
-  samples: { value: number; timestamp: number }[];
+  samples: WrittenSample[];
   /** Native histogram samples: loadstar stores numbers only, so these are counted, not kept. */
   histograms: number;
 }
@@ -158,13 +168,16 @@ function decodeSeries(r: Reader): WrittenSeries {
       const sample = r.sub();
       let value = 0;
       let timestamp = 0;
+      let stale = false;
       while (!sample.done) {
         const [f, w] = sample.key();
-        if (f === 1 && w === 1) value = sample.double();
-        else if (f === 2 && w === 0) timestamp = sample.varint();
+        if (f === 1 && w === 1) {
+          stale = STALE_MARKER.equals(sample.bytes.subarray(sample.at, sample.at + 8));
+          value = sample.double();
+        } else if (f === 2 && w === 0) timestamp = sample.varint();
         else sample.skip(w);
       }
-      out.samples.push({ value, timestamp });
+      out.samples.push(stale ? { value, timestamp, stale } : { value, timestamp });
     } else if (field === 4 && wire === 2) {
       r.skip(wire);
       out.histograms++;
@@ -199,10 +212,11 @@ export function encodeWriteRequest(series: Omit<WrittenSeries, 'histograms'>[]):
       const parts: Buffer[] = s.labels.map(([name, value]) =>
         field(1, Buffer.concat([field(1, Buffer.from(name)), field(2, Buffer.from(value))])),
       );
-      for (const { value, timestamp } of s.samples) {
+      for (const { value, timestamp, stale } of s.samples) {
         const double = Buffer.alloc(9);
         double[0] = 0x09; // field 1, fixed64
-        double.writeDoubleLE(value, 1);
+        if (stale) STALE_MARKER.copy(double, 1);
+        else double.writeDoubleLE(value, 1);
         parts.push(field(2, Buffer.concat([double, varint(2 * 8 + 0), varint(timestamp)])));
       }
       return field(1, Buffer.concat(parts));

@@ -49,8 +49,6 @@ export interface IngestPath {
   defaultHost(ctx: Koa.Context): string;
 }
 
-/** Prometheus' stale marker: "this series ended", not a value. */
-const STALE_NAN_BITS = 0x7ff0000000000002n;
 const gunzipAsync = promisify(gunzip);
 
 interface Refusal {
@@ -189,11 +187,9 @@ export function writeRoutes(router: Router, path: IngestPath): void {
         });
         continue;
       }
-      for (const { value, timestamp } of series.samples) {
-        if (Number.isNaN(value)) {
-          const stale =
-            new DataView(new Float64Array([value]).buffer).getBigUint64(0, true) === STALE_NAN_BITS;
-          skipped.inc({ format: 'remote_write', reason: stale ? 'stale_marker' : 'not_finite' });
+      for (const { value, timestamp, stale } of series.samples) {
+        if (stale) {
+          skipped.inc({ format: 'remote_write', reason: 'stale_marker' });
         } else if (!Number.isFinite(value)) {
           skipped.inc({ format: 'remote_write', reason: 'not_finite' });
         } else {
