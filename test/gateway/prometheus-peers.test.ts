@@ -377,6 +377,8 @@ remote_write:
       'scrape_samples_scraped.job-prometheus',
       'up.job-prometheus',
     ]);
-    expect(prometheus.output(), prometheus.output()).not.to.match(/Failed to send batch|non-recoverable/i);
+    expect(prometheus.output(), prometheus.output()).not.to.match(
+      /Failed to send batch|non-recoverable/i,
+    );
   });
 });
