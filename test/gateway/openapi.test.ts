@@ -744,8 +744,14 @@ describe('OpenAPI document against the running services', function () {
         const fresh = key.endsWith('sameLabels')
           ? () => post('/ingest', '{"cpu": 1, "mem": 2}')
           : async () => undefined;
-        recipes[`${id} ${key}`] = async () => (await fresh(), both.get());
-        recipes[`${id}Post ${key}`] = async () => (await fresh(), both.post());
+        recipes[`${id} ${key}`] = async () => {
+          await fresh();
+          return both.get();
+        };
+        recipes[`${id}Post ${key}`] = async () => {
+          await fresh();
+          return both.post();
+        };
       }
     }
     return recipes;
