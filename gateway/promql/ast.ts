@@ -11,8 +11,8 @@ export interface Matcher {
   name: string;
   type: MatchType;
   value: string;
-  /** For =~ and !~: the value, anchored at both ends as PromQL's regular expressions are. */
-  regexp?: RegExp;
+  /** For =~ and !~: whether a whole value matches the expression (anchored at both ends, as in PromQL). */
+  test?: (value: string) => boolean;
 }
 
 export function matches(matcher: Matcher, value: string): boolean {
@@ -22,9 +22,9 @@ export function matches(matcher: Matcher, value: string): boolean {
     case '!=':
       return value !== matcher.value;
     case '=~':
-      return matcher.regexp!.test(value);
+      return matcher.test!(value);
     case '!~':
-      return !matcher.regexp!.test(value);
+      return !matcher.test!(value);
   }
 }
 

@@ -19,6 +19,7 @@ import {
   type ValueType,
 } from './ast.ts';
 import { lex, PromqlError, type Token } from './lex.ts';
+import { compileRegexp, RegexpError } from './regexp.ts';
 
 const AGGREGATIONS: ReadonlySet<string> = new Set([
   'sum',
@@ -414,53 +415,16 @@ class Parser {
 
   private matcher(name: string, type: MatchType, value: Token): Matcher {
     if (type === '=' || type === '!=') return { name, type, value: value.text };
-    return { name, type, value: value.text, regexp: this.regexp(value) };
+    return { name, type, value: value.text, test: this.regexp(value) };
   }
 
-  /**
-   * PromQL's regular expressions are Go's RE2, anchored at both ends. JavaScript's
-   * unicode mode refuses what it does not understand instead of reading it some
-   * other way; the spellings that differ (a leading (?i), (?P<name>, \pL, escaped
-   * punctuation) are translated.
-   */
-  private regexp(token: Token): RegExp {
-    let source = token.text;
-    let flags = 'u';
-    if (source.startsWith('(?i)')) {
-      source = source.slice(4);
-      flags += 'i';
-    }
-    source = source.replace(/\(\?P</g, '(?<');
-    let out = '';
-    let inClass = false;
-    for (let i = 0; i < source.length; i++) {
-      const c = source[i]!;
-      if (c === '\\' && i + 1 < source.length) {
-        const e = source[i + 1]!;
-        i++;
-        if (/[pP]/.test(e) && /[A-Za-z]/.test(source[i + 1] ?? '')) {
-          out += `\\${e}{${source[++i]}}`;
-        } else if (
-          /[!-/:-@[-`{-~]/.test(e) &&
-          !/[\^$\\.*+?()[\]{}|/]/.test(e) &&
-          !(inClass && e === '-')
-        ) {
-          // RE2 lets any punctuation be escaped; unicode mode only syntax characters.
-          out += e;
-        } else {
-          out += `\\${e}`;
-        }
-        continue;
-      }
-      if (c === '[' && !inClass) inClass = true;
-      else if (c === ']' && inClass) inClass = false;
-      out += c;
-    }
+  private regexp(token: Token): (value: string) => boolean {
     try {
-      return new RegExp(`^(?:${out})$`, flags);
+      return compileRegexp(token.text);
     } catch (err) {
+      if (!(err instanceof RegexpError)) throw err;
       return this.fail(
-        `invalid regular expression ${JSON.stringify(token.text)}: ${(err as Error).message}`,
+        `invalid regular expression ${JSON.stringify(token.text)}: ${err.message}`,
         token,
       );
     }

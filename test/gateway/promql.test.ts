@@ -3,6 +3,7 @@
 // (in the comments); every construct it does not evaluate answers bad_data.
 // Queries name this file's hosts, so other tests' samples never show.
 import { expect } from 'chai';
+import { compileRegexp } from '../../gateway/promql/regexp.ts';
 import type { RunningGateway } from '../../gateway/service.ts';
 import type { RunningReceiver } from '../../receiver/service.ts';
 import { gatewayOn, receiverOn, uniqueName } from '../harness/pipeline.ts';
@@ -34,6 +35,28 @@ function vectorOf(body: Json): Expected {
 function sorted(expected: Expected): Expected {
   return [...expected].sort(([a], [b]) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
 }
+
+describe('PromQL regular expressions', () => {
+  it('match in linear time, as RE2 does: a pattern that backtracks exponentially answers at once', () => {
+    // A backtracking engine takes 2^60 steps here: this test would never end.
+    expect(compileRegexp('(a+)+$')(`${'a'.repeat(60)}!`)).to.equal(false);
+    expect(compileRegexp('(x|xx)+y')('x'.repeat(60))).to.equal(false);
+  });
+
+  it('read RE2 spellings as RE2 does', () => {
+    const cases: [string, string, boolean][] = [
+      ['(?i)WEB-0[1-3]', 'web-02', true],
+      ['web-0[1-3]', 'WEB-02', false],
+      ['a.c', 'a😀c', true], // one code point, not one UTF-16 unit
+      ['a.c', 'a\nc', false],
+      ['x\\-y', 'x-y', true],
+      ['(?P<n>a)b', 'ab', true],
+      ['web|db', 'dbx', false], // anchored at both ends
+    ];
+    for (const [re, value, want] of cases)
+      expect(compileRegexp(re)(value), `${re} ${value}`).to.equal(want);
+  });
+});
 
 describe('PromQL conformance', function () {
   this.timeout(60_000);
@@ -129,6 +152,18 @@ describe('PromQL conformance', function () {
     [`load_1{${both}, host!="${A}"}`, () => [[name('load_1', { host: B }), 4]]],
     [`load_1{${both}, host!~"${B}"}`, () => [[name('load_1', { host: A }), 2]]],
     [`cpu_core{host="${A}", core="1"}`, () => [[name('cpu_core', { core: '1', host: A }), 30]]],
+    [`load_1{host=~"(?i)${A.toUpperCase()}"}`, () => [[name('load_1', { host: A }), 2]]],
+    [
+      `cpu_core{host="${A}", core=~"\\\\d"}`,
+      () => [
+        [name('cpu_core', { core: '0', host: A }), 10],
+        [name('cpu_core', { core: '1', host: A }), 30],
+      ],
+    ],
+    [
+      `cpu_core{host="${A}", core!~"[1-9]"}`,
+      () => [[name('cpu_core', { core: '0', host: A }), 10]],
+    ],
     [`cf_gauge{host="${A}"}`, () => [[name('cf_gauge', { host: A }), 13]], 300], // 5 min after the last sample: still there
     [`cf_gauge{host="${A}"}`, () => [], 301], // more than 5 min: stale, absent
     [`cf_gauge{host="${A}"} offset 1m`, () => [[name('cf_gauge', { host: A }), 7]]],
@@ -509,6 +544,14 @@ describe('PromQL conformance', function () {
       '1:8: parse error: set operator "and" not allowed in binary scalar expression',
     ],
     ['load_1{host=~"("}', '1:14: parse error: invalid regular expression "("'],
+    [
+      'load_1{host=~"(?<=a)b"}',
+      '1:14: parse error: invalid regular expression "(?<=a)b": lookarounds and backreferences are not supported (RE2 has neither)',
+    ],
+    [
+      'load_1{host=~"\\\\pL"}',
+      '1:14: parse error: invalid regular expression "\\\\pL": Unicode classes (\\p, \\P) are not supported',
+    ],
     ['load_1\n  + * 2', '2:5: parse error: unexpected "*"'],
     ['', '1:1: parse error: no expression found in input'],
   ];
