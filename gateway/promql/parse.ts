@@ -58,6 +58,11 @@ const PRECEDENCE: Record<string, number> = {
   '^': 6,
 };
 const POWER = PRECEDENCE['^']!;
+/**
+ * Deepest expression tree loadstar reads: parsing and evaluating recurse, and
+ * a query of ten thousand parentheses must be a 400, not a stack overflow.
+ */
+export const MAX_DEPTH = 200;
 
 const NAMES: Record<ValueType, string> = {
   scalar: 'scalar',
@@ -82,6 +87,8 @@ export function parseSelector(text: string): Matcher[] {
 class Parser {
   private readonly tokens: Token[];
   private at = 0;
+  /** parseExpr calls in progress. */
+  private depth = 0;
 
   constructor(private readonly query: string) {
     this.tokens = lex(query);
@@ -92,6 +99,9 @@ class Parser {
     const expr = this.parseExpr(0);
     const rest = this.peek();
     if (rest.kind !== 'eof') this.fail(`unexpected ${describe(rest)}`, rest);
+    // Operator chains (1 + 1 + ...) deepen the tree without deepening the parser.
+    if (depthOf(expr) > MAX_DEPTH)
+      throw new PromqlError(`expression nested deeper than ${MAX_DEPTH} levels`, 0, this.query);
     return expr;
   }
 
@@ -149,6 +159,15 @@ class Parser {
   }
 
   private parseExpr(minPrecedence: number): Expr {
+    if (++this.depth > MAX_DEPTH) this.fail(`expression nested deeper than ${MAX_DEPTH} levels`);
+    try {
+      return this.parseOperators(minPrecedence);
+    } finally {
+      this.depth--;
+    }
+  }
+
+  private parseOperators(minPrecedence: number): Expr {
     let lhs = this.parseUnary();
     for (;;) {
       const op = this.binaryOp();
@@ -471,6 +490,30 @@ class Parser {
       return expr;
     }
   }
+}
+
+/** The depth of a tree, walked without recursion (the tree may be deep). */
+function depthOf(root: Expr): number {
+  let deepest = 0;
+  const stack: [Expr, number][] = [[root, 1]];
+  while (stack.length > 0) {
+    const [expr, depth] = stack.pop()!;
+    deepest = Math.max(deepest, depth);
+    const children: Expr[] =
+      expr.kind === 'binary'
+        ? [expr.lhs, expr.rhs]
+        : expr.kind === 'unary' || expr.kind === 'paren'
+          ? [expr.expr]
+          : expr.kind === 'aggregate'
+            ? [expr.expr, ...(expr.param ? [expr.param] : [])]
+            : expr.kind === 'call'
+              ? expr.args
+              : expr.kind === 'range'
+                ? [expr.selector]
+                : [];
+    for (const child of children) stack.push([child, depth + 1]);
+  }
+  return deepest;
 }
 
 function describe(token: Token): string {

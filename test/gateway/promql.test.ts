@@ -564,6 +564,23 @@ describe('PromQL conformance', function () {
     });
   }
 
+  it('refuses expressions nested deeper than 200 levels with bad_data, not a stack overflow', async () => {
+    for (const [q, where] of [
+      [`${'('.repeat(5_000)}1${')'.repeat(5_000)}`, '1:201'],
+      [`1${' + 1'.repeat(5_000)}`, '1:1'],
+      [`${'sum('.repeat(3_000)}load_1${')'.repeat(3_000)}`, '1:801'],
+    ] as const) {
+      const { status, body } = await query(q, E, 'POST');
+      expect(status, JSON.stringify(body).slice(0, 200)).to.equal(400);
+      expect(body.error).to.equal(
+        `invalid parameter "query": ${where}: parse error: expression nested deeper than 200 levels`,
+      );
+    }
+    // 150 levels are fine.
+    const { body } = await query(`${'('.repeat(150)}1${')'.repeat(150)}`);
+    expect(body.data.result[1]).to.equal('1');
+  });
+
   const executionErrors: [string, string][] = [
     [
       `{${both}, __name__=~"load_1|cf_counter"} * 2`,
