@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { expect } from 'chai';
+import fc from 'fast-check';
 import type { RunningGateway } from '../../gateway/service.ts';
 import { parseLines } from '../../receiver/line-protocol.ts';
 import type { RunningReceiver } from '../../receiver/service.ts';
@@ -390,6 +391,51 @@ describe('line protocol writes', function () {
       expect(res.status, `${path} ${JSON.stringify(headers)}: ${res.text}`).to.equal(status);
       if (status === 401) expect(JSON.parse(res.text).error).to.include('ingest token');
     }
+  });
+
+  it('answers any body with a 204 or a 4xx saying why, and stays up (fast-check)', async () => {
+    const piece = fc.constantFrom(
+      'm',
+      'cpu',
+      ',',
+      ' ',
+      '=',
+      '"',
+      '\\',
+      '\n',
+      'host=fz',
+      'v=1',
+      'v=1i',
+      'v=-1u',
+      'v=t',
+      'v="s"',
+      't=a\\ b',
+      '1700000000',
+      `${Date.now()}`,
+      '-',
+      '#',
+      'é',
+      '\u0000',
+      '999999999999999999999',
+    );
+    const body = fc.array(piece, { maxLength: 30 }).map((parts) => parts.join(''));
+    const statuses = new Map<number, number>();
+    await fc.assert(
+      fc.asyncProperty(
+        body,
+        fc.constantFrom('/write', '/api/v2/write?precision=ms'),
+        async (text, path) => {
+          const res = await write(path, text);
+          statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+          if (res.status === 204) return;
+          expect(res.status, `${path} ${JSON.stringify(text)}: ${res.text}`).to.be.within(400, 499);
+          expect(JSON.parse(res.text).error).to.be.a('string').and.not.equal('');
+        },
+      ),
+      { numRuns: 300, seed: 2017 },
+    );
+    expect(statuses.get(400), JSON.stringify([...statuses])).to.be.above(10);
+    expect((await fetch(new URL('/readyz', receiver.url))).status).to.equal(200);
   });
 
   it('answers a write only once it is readable (read-your-writes)', async () => {

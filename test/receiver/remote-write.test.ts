@@ -445,6 +445,59 @@ describe('remote_write into the receiver', function () {
     expect(JSON.parse(old.text).error).to.include('older than SAMPLE_MAX_AGE');
   });
 
+  it('answers any body with a 204 or a 4xx saying why, and stays up (fast-check)', async () => {
+    const label = fc.tuple(
+      fc.constantFrom(
+        '__name__',
+        'host',
+        'instance',
+        'job',
+        '__meta',
+        'loadstar_metric',
+        'a-b',
+        '',
+      ),
+      fc.string({ maxLength: 12 }),
+    );
+    const written = fc.array(
+      fc.record({
+        labels: fc.array(label, { maxLength: 4 }),
+        samples: fc.array(
+          fc.record({
+            value: fc.double(),
+            timestamp: fc.oneof(fc.constant(Date.now() - 1000), fc.integer(), fc.constant(-1)),
+          }),
+          { maxLength: 3 },
+        ),
+      }),
+      { maxLength: 4 },
+    );
+    const body = fc.oneof(
+      written.map((series) => snappyCompress(encodeWriteRequest(series))),
+      fc.uint8Array({ maxLength: 200 }).map((bytes) => snappyCompress(bytes)),
+      fc.uint8Array({ maxLength: 200 }).map((bytes) => Buffer.from(bytes)),
+    );
+    const statuses = new Map<number, number>();
+    await fc.assert(
+      fc.asyncProperty(body, async (bytes) => {
+        const res = await fetch(new URL('/api/v1/write', receiver.url), {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/x-protobuf', 'Content-Encoding': 'snappy' },
+          body: bytes,
+        });
+        const text = await res.text();
+        statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+        if (res.status === 204) return;
+        expect(res.status, text).to.be.within(400, 499);
+        expect(JSON.parse(text).error).to.be.a('string').and.not.equal('');
+      }),
+      { numRuns: 300, seed: 2018 },
+    );
+    expect(statuses.get(204), JSON.stringify([...statuses])).to.be.above(10);
+    expect(statuses.get(400), JSON.stringify([...statuses])).to.be.above(10);
+    expect((await fetch(new URL('/readyz', receiver.url))).status).to.equal(200);
+  });
+
   it('needs the ingest token as a bearer token when INGEST_TOKENS is set', async () => {
     const series: Series[] = [
       {
