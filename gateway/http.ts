@@ -3,6 +3,7 @@
 //   GET  <path>api/v1/latest | hosts | metrics | history | recording | stream
 //   POST <path>api/v1/recording/{pause,resume,reset}
 //   GET  <path>dashboard/*, healthz, readyz, metrics
+//   GET|POST <path>api/v1/{query,query_range,series,labels,...}: Prometheus' query API; GET <path>federate
 import Router from '@koa/router';
 import Koa from 'koa';
 import { Histogram, type Registry } from 'prom-client';
@@ -10,9 +11,11 @@ import { errorMiddleware, logAppErrors, sendJson, timingMiddleware } from '../pr
 import { openapiRoutes } from './openapi/routes.ts';
 import type { GatewayRoutes } from './routes/context.ts';
 import { dashboardRoutes } from './routes/dashboard.ts';
+import { federateRoutes } from './routes/federate.ts';
 import { historyRoutes } from './routes/history.ts';
 import { hostRoutes } from './routes/hosts.ts';
 import { incidentRoutes } from './routes/incidents.ts';
+import { prometheusRoutes } from './routes/prometheus.ts';
 import { recordingRoutes } from './routes/recording.ts';
 import { valueRoutes } from './routes/values.ts';
 
@@ -43,6 +46,8 @@ export function createGatewayApp(deps: GatewayHttpDeps): Koa {
     incidentRoutes,
     dashboardRoutes,
     openapiRoutes,
+    prometheusRoutes,
+    federateRoutes,
   ]) {
     group(router, deps);
   }

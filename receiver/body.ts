@@ -31,6 +31,20 @@ export async function readBody(
   limit: number,
   timeoutMs: number,
 ): Promise<string> {
+  const bytes = await readBodyBytes(ctx, limit, timeoutMs);
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    throw new InputError('body is not valid UTF-8', 400, 'invalid');
+  }
+}
+
+/** The body as bytes, for formats that are not text (remote_write's snappy protobuf). */
+export async function readBodyBytes(
+  ctx: Koa.Context,
+  limit: number,
+  timeoutMs: number,
+): Promise<Buffer> {
   const declared = ctx.request.length;
   if (declared !== undefined && declared > limit) {
     ctx.set('Connection', 'close');
@@ -76,9 +90,5 @@ export async function readBody(
     req.on('end', onEnd);
     req.on('error', onError);
   });
-  try {
-    return utf8.decode(Buffer.concat(chunks, size));
-  } catch {
-    throw new InputError('body is not valid UTF-8', 400, 'invalid');
-  }
+  return Buffer.concat(chunks, size);
 }

@@ -1,6 +1,7 @@
 // The receiver's HTTP face: POST one sample at RECEIVER_URL (the flat JSON of
 // docs/CONTRACT.md, host and time in headers), POST a batch at RECEIVER_URL/batch (how
-// agents catch up after an outage), and the open health and metrics endpoints.
+// agents catch up after an outage), remote_write and line protocol at the root
+// (writes.ts), and the open health and metrics endpoints.
 // Ingest checks, in order: token, content type, host, body, time, store growth.
 import Router from '@koa/router';
 import Koa from 'koa';
@@ -30,6 +31,7 @@ import {
   type Room,
 } from './ingest.ts';
 import { type Admission, GrowthLimits } from './limits.ts';
+import { writeRoutes } from './writes.ts';
 
 export interface ReceiverDeps {
   path: string;
@@ -265,6 +267,21 @@ export function createReceiverApp(deps: ReceiverDeps): Koa {
       seqs: accepted.map((a, i) => [positions[i], a.seq]),
       rejected,
     });
+  });
+
+  // Prometheus remote_write and InfluxDB line protocol, through this same path.
+  writeRoutes(router, {
+    limits,
+    counters,
+    registry: deps.registry,
+    log,
+    authorize: (ctx) => access.authorize(ctx),
+    room: () => ingest.admit(),
+    releaseRoom,
+    checkTime: (sample, now) => ingest.checkTime(sample, now),
+    admit,
+    accept: acceptAdmitted,
+    defaultHost: headerHost,
   });
 
   router.get('/healthz', (ctx) => sendJson(ctx, 200, { status: 'ok' }));

@@ -7,6 +7,7 @@ import { examples } from './examples.ts';
 import { gatewayOperations } from './gateway.ts';
 import type { OpenApiDocument, Operation, PathItem, Server } from './oas.ts';
 import { ok, type Placed, ref } from './parts.ts';
+import { prometheusOperations, prometheusSchemas, writeOperations } from './prometheus.ts';
 import { receiverOperations } from './receiver.ts';
 import { schemas } from './schemas.ts';
 
@@ -41,7 +42,9 @@ export function openApiDocument(
   }));
   const placed = [
     ...receiverOperations(receiverPath, ex),
+    ...writeOperations(ex),
     ...gatewayOperations(base, ex),
+    ...prometheusOperations(base, ex),
     ...sharedOperations(base),
   ];
   return {
@@ -56,7 +59,8 @@ export function openApiDocument(
         '',
         'Values are written as JSON floats (`1.0`, never `1`); times are epoch milliseconds or',
         'ISO-8601 (UTC). Every error is `{"error": "..."}` naming what was wrong and where; an',
-        'error 503 carries `Retry-After` and means nothing was promised: retry.',
+        'error 503 carries `Retry-After` and means nothing was promised: retry. The Prometheus',
+        "query API answers in Prometheus' own envelope instead (`status`, `data`, `errorType`).",
         '',
         'Trying receiver operations from this page needs the receiver to be reachable from the',
         'browser; it sends no CORS headers, so use `curl` from another origin.',
@@ -66,7 +70,7 @@ export function openApiDocument(
     tags: TAGS,
     paths: assemble(placed, gatewayServers, receiverServers),
     components: {
-      schemas: schemas(ex),
+      schemas: { ...schemas(ex), ...prometheusSchemas() },
       parameters: {
         host: {
           name: 'host',
@@ -106,13 +110,22 @@ export function openApiDocument(
 }
 
 const TAGS = [
-  { name: 'samples', description: 'Posting samples (receiver).' },
+  {
+    name: 'samples',
+    description:
+      'Posting samples (receiver): loadstar JSON, Prometheus remote_write, InfluxDB line protocol.',
+  },
   { name: 'values', description: 'Latest values of metrics.' },
   { name: 'hosts', description: 'The hosts seen and the metric names they report.' },
   { name: 'history', description: 'Raw points and one-minute averages, with explicit gaps.' },
   { name: 'recording', description: 'Pausing, resuming and resetting history.' },
   { name: 'incidents', description: 'Incidents opened by the rules.' },
   { name: 'dashboard', description: 'The dashboard page and its live feed.' },
+  {
+    name: 'prometheus',
+    description:
+      "Prometheus' query API and /federate, for Grafana, promtool and Prometheus servers.",
+  },
   { name: 'service', description: 'Health, readiness, metrics and this documentation.' },
 ];
 

@@ -6,7 +6,7 @@ export interface Schema {
   $ref?: string;
   type?: JsonType | JsonType[];
   description?: string;
-  format?: 'date-time' | 'int64';
+  format?: 'date-time' | 'int64' | 'binary';
   properties?: Record<string, Schema>;
   required?: string[];
   additionalProperties?: boolean | Schema;

@@ -23,7 +23,9 @@ import type {
 } from '../../proto/openapi/oas.ts';
 import { readReceiverConfig } from '../../receiver/config.ts';
 import { createReceiverApp, HEADERS, type ReceiverDeps } from '../../receiver/http.ts';
+import { encodeWriteRequest } from '../../receiver/remote-write.ts';
 import type { RunningReceiver } from '../../receiver/service.ts';
+import { snappyCompress } from '../../receiver/snappy.ts';
 import { eventually } from '../harness/eventually.ts';
 import { gatewayOn, getJson, receiverOn } from '../harness/pipeline.ts';
 import { removeDir, type ServerProcess, startNats, startRedis } from '../harness/servers.ts';
@@ -506,6 +508,11 @@ describe('OpenAPI document against the running services', function () {
     expect(response, `${where}: status ${got.status} (${got.text.slice(0, 200)})`).to.not.equal(
       undefined,
     );
+    if (response!.content === undefined) {
+      // An answer without a body (204): documented so, and sent so.
+      expect(got.text, `${where}: a body where none is documented`).to.equal('');
+      return;
+    }
     const mediaType = got.type.split(';')[0]!.trim();
     expect(Object.keys(response!.content ?? {}), `${where}: content type`).to.include(mediaType);
     if (mediaType !== 'application/json') return;
@@ -575,6 +582,55 @@ describe('OpenAPI document against the running services', function () {
     }
   });
 
+  it('answers every Prometheus query operation as a form POST as documented', async () => {
+    const posts = operations(doc).filter(
+      ({ method, operation }) => method === 'post' && operation.tags.includes('prometheus'),
+    );
+    expect(posts).to.have.length(7);
+    for (const { path, operation } of posts) {
+      const get = op(path, 'get');
+      const form = new URLSearchParams();
+      for (const p of parametersOf(doc, get))
+        if (p.in === 'query' && p.example !== undefined) form.set(p.name, String(p.example));
+      const url = urlOf(path.replace('{name}', '__name__'));
+      const got = await answer(
+        await fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: form.toString(),
+        }),
+      );
+      expect(got.status, `${operation.operationId}: ${got.text.slice(0, 200)}`).to.equal(200);
+      expectDocumented(`POST ${path}`, path, 'post', got);
+    }
+  });
+
+  it('stores the documented line protocol example through both InfluxDB endpoints (204)', async () => {
+    for (const path of ['/write', '/api/v2/write']) {
+      const body = op(path, 'post').requestBody!.content['text/plain']!.examples!.telegraf!.value;
+      const got = await answer(
+        await fetch(new URL(`${path}?precision=s`, receiver.url), {
+          method: 'POST',
+          body: String(body),
+        }),
+      );
+      expect(got.status, `${path}: ${got.text}`).to.equal(204);
+      expectDocumented(`POST ${path}`, path, 'post', got);
+    }
+    const series = [
+      {
+        labels: [
+          ['__name__', 'up'],
+          ['host', 'web-01'],
+        ] as [string, string][],
+        samples: [{ value: 1, timestamp: Date.now() }],
+      },
+    ];
+    const got = await remoteWrite(series);
+    expect(got.status, got.text).to.equal(204);
+    expectDocumented('POST /api/v1/write', '/api/v1/write', 'post', got);
+  });
+
   it('serves the dashboard at the bare path to a browser, as documented', async () => {
     const got = await answer(await fetch(urlOf('/mon/'), { headers: { accept: 'text/html' } }));
     expect(got.status).to.equal(200);
@@ -601,6 +657,106 @@ describe('OpenAPI document against the running services', function () {
     );
   const get = async (path: string, headers: Record<string, string> = {}) =>
     answer(await fetch(urlOf(path), { headers }));
+  const remoteWrite = async (
+    series: { labels: [string, string][]; samples: { value: number; timestamp: number }[] }[],
+    headers: Record<string, string> = {
+      'content-type': 'application/x-protobuf',
+      'content-encoding': 'snappy',
+    },
+    body: Buffer = snappyCompress(encodeWriteRequest(series)),
+  ) => answer(await fetch(urlOf('/api/v1/write'), { method: 'POST', headers, body }));
+  const lines = async (path: string, body: string, headers: Record<string, string> = {}) =>
+    answer(await fetch(urlOf(path), { method: 'POST', headers, body }));
+  /** A Prometheus API operation's recipe for GET (query string) and POST (form). */
+  type Form = Record<string, string> | (() => Record<string, string>);
+  /** Parameters read when the request is sent (times near now). */
+  const formOf = (params: Form) =>
+    new URLSearchParams(typeof params === 'function' ? params() : params);
+  const prom = (path: string, params: Form) => ({
+    get: () => get(`${path}?${formOf(params)}`),
+    post: async () =>
+      answer(
+        await fetch(urlOf(path), {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: formOf(params).toString(),
+        }),
+      ),
+  });
+  const hour = () => ({ start: String(Date.now() / 1000 - 3600), end: String(Date.now() / 1000) });
+  /** Recipes of the Prometheus operations, by "operationId status example", for both methods. */
+  const promRecipes = (away: boolean): Record<string, () => Promise<Answer>> => {
+    const table: [string, string, Record<string, Form>][] = away
+      ? [
+          ['promQuery', '/mon/api/v1/query', { '503 redisAway': { query: 'load_1' } }],
+          [
+            'promQueryRange',
+            '/mon/api/v1/query_range',
+            { '503 redisAway': () => ({ query: 'load_1', ...hour(), step: '60' }) },
+          ],
+          ['promSeries', '/mon/api/v1/series', { '503 redisAway': { 'match[]': 'up' } }],
+          ['promLabels', '/mon/api/v1/labels', { '503 redisAway': {} }],
+          ['promLabelValues', '/mon/api/v1/label/host/values', { '503 redisAway': {} }],
+          ['promMetadata', '/mon/api/v1/metadata', { '503 redisAway': {} }],
+        ]
+      : [
+          [
+            'promQuery',
+            '/mon/api/v1/query',
+            {
+              '400 badQuery': { query: 'load_1 +' },
+              '400 unsupported': { query: 'histogram_quantile(0.9, load_1)' },
+              '400 badTime': { query: 'load_1', time: 'yesterday' },
+              '422 sameLabels': { query: '{host="web-01"} * 2' },
+            },
+          ],
+          [
+            'promQueryRange',
+            '/mon/api/v1/query_range',
+            {
+              '400 badQuery': () => ({ query: 'load_1 +', ...hour(), step: '60' }),
+              '400 unsupported': {
+                query: 'histogram_quantile(0.9, load_1)',
+                ...hour(),
+                step: '60',
+              },
+              '400 zeroStep': () => ({ query: 'load_1', ...hour(), step: '0' }),
+              '400 backwards': { query: 'load_1', start: '20', end: '10', step: '1' },
+              '400 tooManySteps': { query: 'load_1', start: '0', end: '100000', step: '1' },
+              '400 rangeVector': () => ({ query: 'load_1[5m]', ...hour(), step: '60' }),
+              '422 sameLabels': () => ({ query: '{host="web-01"} * 2', ...hour(), step: '10' }),
+            },
+          ],
+          [
+            'promSeries',
+            '/mon/api/v1/series',
+            { '400 noMatch': {}, '400 badMatch': { 'match[]': 'rate(up[5m])' } },
+          ],
+          ['promLabels', '/mon/api/v1/labels', { '400 badMatch': { 'match[]': 'rate(up[5m])' } }],
+          ['promLabelValues', '/mon/api/v1/label/a-b/values', { '400 badName': {} }],
+          ['promMetadata', '/mon/api/v1/metadata', { '400 badLimit': { limit: 'ten' } }],
+        ];
+    const recipes: Record<string, () => Promise<Answer>> = {};
+    for (const [id, path, cases] of table) {
+      for (const [key, params] of Object.entries(cases)) {
+        const both = prom(path, params);
+        // Two series of web-01 left with one label set by `* 2`: fresh samples, whatever the tests before wiped.
+        const fresh = key.endsWith('sameLabels')
+          ? () => post('/ingest', '{"cpu": 1, "mem": 2}')
+          : async () => undefined;
+        recipes[`${id} ${key}`] = async () => {
+          await fresh();
+          return both.get();
+        };
+        recipes[`${id}Post ${key}`] = async () => {
+          await fresh();
+          return both.post();
+        };
+      }
+    }
+    return recipes;
+  };
+  const twoDaysAgo = () => Date.now() - 2 * 86_400_000;
   const many = (n: number, item: (i: number) => string) =>
     Array.from({ length: n }, (_, i) => item(i)).join(',');
   const tooLarge = `{"cpu":${'1'.repeat(300_000 - 8)}}`;
@@ -662,6 +818,70 @@ describe('OpenAPI document against the running services', function () {
     'streamSamples 400 noHost': () => get('/mon/api/v1/stream'),
     'getDashboardFile 404 unknown': () => get('/mon/dashboard/nope.js'),
     'getDocsFile 404 unknown': () => get('/mon/docs/nope.js'),
+    ...promRecipes(false),
+    'federate 400 badMatch': () => get(`/mon/federate?match[]=${encodeURIComponent('up{')}`),
+    'remoteWrite 400 badBody': () =>
+      remoteWrite(
+        [],
+        { 'content-type': 'application/x-protobuf', 'content-encoding': 'snappy' },
+        Buffer.from([5, 0]),
+      ),
+    'remoteWrite 400 refusedSeries': () =>
+      remoteWrite([
+        {
+          labels: [
+            ['__name__', 'up'],
+            ['host', 'web-01'],
+          ],
+          samples: [{ value: 1, timestamp: Date.now() }],
+        },
+        {
+          labels: [
+            ['__name__', 'up'],
+            ['host', 'web-01'],
+            ['__meta_x', 'y'],
+          ],
+          samples: [{ value: 1, timestamp: Date.now() }],
+        },
+      ]),
+    'remoteWrite 413 tooMany': () =>
+      remoteWrite([
+        {
+          labels: [
+            ['__name__', 'up'],
+            ['host', 'web-01'],
+          ],
+          samples: Array.from({ length: 1001 }, (_, i) => ({
+            value: i,
+            timestamp: Date.now() - 60_000 + i,
+          })),
+        },
+      ]),
+    'remoteWrite 415 notSnappy': () =>
+      remoteWrite([], { 'content-type': 'application/x-protobuf' }),
+    'remoteWrite 422 tooOld': () =>
+      remoteWrite([
+        {
+          labels: [
+            ['__name__', 'up'],
+            ['host', 'web-01'],
+          ],
+          samples: [{ value: 1, timestamp: twoDaysAgo() }],
+        },
+      ]),
+    'influxWrite 400 badLine': () => lines('/write', 'weather,host=web-01 temp=warm'),
+    'influxWrite 400 badPrecision': () => lines('/write?precision=d', 'weather,host=web-01 temp=1'),
+    'influxWrite 415 encoding': () =>
+      lines('/write', 'weather,host=web-01 temp=1', { 'content-encoding': 'br' }),
+    'influxWrite 422 tooOld': () =>
+      lines('/write?precision=ms', `weather,host=web-01 temp=1 ${twoDaysAgo()}`),
+    'influxWriteV2 400 badLine': () => lines('/api/v2/write', 'weather,host=web-01 temp=warm'),
+    'influxWriteV2 400 badPrecision': () =>
+      lines('/api/v2/write?precision=m', 'weather,host=web-01 temp=1'),
+    'influxWriteV2 415 encoding': () =>
+      lines('/api/v2/write', 'weather,host=web-01 temp=1', { 'content-encoding': 'br' }),
+    'influxWriteV2 422 tooOld': () =>
+      lines('/api/v2/write?precision=ms', `weather,host=web-01 temp=1 ${twoDaysAgo()}`),
   };
   // With Redis stopped (the last test).
   const awayRecipes: Record<string, () => Promise<Answer>> = {
@@ -683,6 +903,23 @@ describe('OpenAPI document against the running services', function () {
     'getIncident 503 redisAway': () => get('/mon/api/v1/incidents/3f9c2a71b8d04e65'),
     'gatewayReadyz 503 redisAway': () => get('/mon/readyz'),
     'receiverReadyz 503 redisAway': () => get('/readyz'),
+    ...promRecipes(true),
+    'federate 503 redisAway': () =>
+      get(`/mon/federate?match[]=${encodeURIComponent('{host="web-01"}')}`),
+    'remoteWrite 503 redisAway': () =>
+      remoteWrite([
+        {
+          labels: [
+            ['__name__', 'up'],
+            ['host', 'web-01'],
+          ],
+          samples: [{ value: 1, timestamp: Date.now() }],
+        },
+      ]),
+    'influxWrite 503 redisAway': () =>
+      lines('/write?precision=ms', `weather,host=web-01 temp=1 ${Date.now()}`),
+    'influxWriteV2 503 redisAway': () =>
+      lines('/api/v2/write?precision=ms', `weather,host=web-01 temp=1 ${Date.now()}`),
   };
   /** Every documented example of an error status, as "operationId status example". */
   function documentedErrors(
