@@ -2,8 +2,8 @@
 // GET api/v1/incidents/{id}: incidents opened by the rules consumer.
 import { stringifyWithFloats } from '../../proto/float.ts';
 import { sendJson } from '../../proto/http.ts';
-import { InputError } from '../../proto/sample.ts';
 import { INCIDENT_FLOATS, incidentView } from '../../proto/incident.ts';
+import { InputError } from '../../proto/sample.ts';
 import { parseIncidentQuery } from '../incidents.ts';
 import { parseHostParam } from '../read.ts';
 import type { RouteGroup } from './context.ts';
