@@ -2,6 +2,8 @@
 //   GET  <path>?topics=a,b[&host=h]       the DESIGN.md contract (a browser gets the dashboard)
 //   GET  <path>api/v1/latest | hosts | metrics | history | recording | stream
 //   POST <path>api/v1/recording/{pause,resume,reset}
+//   GET  <path>api/v1/incidents[/{id}], POST <path>api/v1/incidents/{id}/ack
+//   GET|POST <path>api/v1/silences, DELETE <path>api/v1/silences/{id}, GET <path>api/v1/receivers
 //   GET  <path>dashboard/*, healthz, readyz, metrics
 import Router from '@koa/router';
 import Koa from 'koa';
@@ -13,7 +15,9 @@ import { dashboardRoutes } from './routes/dashboard.ts';
 import { historyRoutes } from './routes/history.ts';
 import { hostRoutes } from './routes/hosts.ts';
 import { incidentRoutes } from './routes/incidents.ts';
+import { receiverRoutes } from './routes/receivers.ts';
 import { recordingRoutes } from './routes/recording.ts';
+import { silenceRoutes } from './routes/silences.ts';
 import { valueRoutes } from './routes/values.ts';
 
 export interface GatewayHttpDeps extends GatewayRoutes {
@@ -41,6 +45,8 @@ export function createGatewayApp(deps: GatewayHttpDeps): Koa {
     historyRoutes,
     recordingRoutes,
     incidentRoutes,
+    silenceRoutes,
+    receiverRoutes,
     dashboardRoutes,
     openapiRoutes,
   ]) {

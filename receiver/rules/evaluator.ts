@@ -173,5 +173,6 @@ export class RuleEvaluator {
     await this.redis.hdel(incidentKeys.all, ...old);
     await this.redis.zrem(incidentKeys.byTime, ...old);
     await this.redis.zrem(incidentKeys.open, ...old);
+    await this.redis.hdel(alertKeys.acks, ...old);
   }
 }
