@@ -15,6 +15,7 @@ import { readProducerConfig } from '../producer/config.ts';
 import { type Env, loadEnv } from '../proto/config.ts';
 import { createLog } from '../proto/log.ts';
 import { readReceiverConfig } from '../receiver/config.ts';
+import { readNotifierConfig } from '../receiver/notifier/config.ts';
 import { readRulesConfig } from '../receiver/rules/config.ts';
 import { readStoreConfig } from '../receiver/store/config.ts';
 
@@ -235,6 +236,13 @@ const services: Service[] = [
   { name: 'consumer', file: 'receiver/store/main.ts', restarts: 0, startedAt: 0, stopping: false },
   { name: 'gateway', file: 'gateway/main.ts', restarts: 0, startedAt: 0, stopping: false },
   { name: 'rules', file: 'receiver/rules/main.ts', restarts: 0, startedAt: 0, stopping: false },
+  {
+    name: 'notifier',
+    file: 'receiver/notifier/main.ts',
+    restarts: 0,
+    startedAt: 0,
+    stopping: false,
+  },
   { name: 'producer', file: 'producer/main.ts', restarts: 0, startedAt: 0, stopping: false },
 ];
 
@@ -316,6 +324,7 @@ async function main(): Promise<void> {
   readStoreConfig(env);
   readGatewayConfig(env);
   readRulesConfig(env);
+  readNotifierConfig(env);
   readProducerConfig(env);
   let stopRequested = false;
   const onSignal = (signal: NodeJS.Signals) => {
