@@ -19,7 +19,7 @@ import { deliverySubject } from '../../proto/receivers.ts';
 import type { SilenceStore } from '../../proto/silence.ts';
 import { DurableReader } from '../durable.ts';
 import type { JetStreamPublisher } from '../publish.ts';
-import type { Delivery } from './delivery.ts';
+import { type Delivery, HOLD_MS } from './delivery.ts';
 import { type Routing, targetsOf } from './routing.ts';
 
 export function createDispatchCounters(registry: Registry) {
@@ -60,7 +60,7 @@ export class Dispatcher {
         filter: INCIDENTS_SUBJECTS,
         batch: 16,
         maxAckPending: 1,
-        ackWaitMs: 30_000,
+        ackWaitMs: HOLD_MS,
         pullExpiresMs: 5_000,
         // A first start tells of what happens from then on, not of a month of history.
         startAt: 'new',
@@ -90,24 +90,28 @@ export class Dispatcher {
       msg.term();
       return;
     }
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.route(event);
-        msg.ack();
-        return;
-      } catch (err) {
-        if (this.stopping) {
-          msg.nak();
+    const holding = setInterval(() => msg.working(), HOLD_MS / 3);
+    try {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.route(event);
+          msg.ack();
           return;
+        } catch (err) {
+          if (this.stopping) {
+            msg.nak();
+            return;
+          }
+          if (attempt === 1)
+            this.log.warn('could not queue the deliveries of a transition; retrying', {
+              id: event.incident.id,
+              error: (err as Error).message,
+            });
+          await new Promise((resolve) => setTimeout(resolve, Math.min(200 * attempt, 2_000)));
         }
-        if (attempt === 1)
-          this.log.warn('could not queue the deliveries of a transition; retrying', {
-            id: event.incident.id,
-            error: (err as Error).message,
-          });
-        msg.working();
-        await new Promise((resolve) => setTimeout(resolve, Math.min(200 * attempt, 2_000)));
       }
+    } finally {
+      clearInterval(holding);
     }
   }
 

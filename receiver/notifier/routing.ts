@@ -2,6 +2,7 @@
 // settings and the `receivers:` of RULES_FILE) and the routes that pick them
 // (the `routes:` of RULES_FILE: match on severity, hosts and rule). Parsed into
 // typed values at start and at each reload; errors name the entry and field.
+import { createHash } from 'node:crypto';
 import type { Incident } from '../../proto/incident.ts';
 import { namePattern } from '../../proto/pattern.ts';
 import { RECEIVER_NAME, RECEIVER_TYPES, type ReceiverType } from '../../proto/receivers.ts';
@@ -41,6 +42,15 @@ export interface SettingsReceivers {
   remindEveryMs: number | null;
 }
 
+/**
+ * The name of a receiver from the settings: its type and a digest of its URL,
+ * so that reordering or extending a list keeps each URL's name, and with it
+ * its queue of pending deliveries and its counters.
+ */
+export function settingsReceiverName(type: ReceiverType, url: URL): string {
+  return `${type}-${createHash('sha256').update(url.href).digest('hex').slice(0, 6)}`;
+}
+
 export class RoutingError extends Error {
   constructor(message: string) {
     super(message);
@@ -72,9 +82,12 @@ export function parseRouting(
   const receivers: ReceiverSpec[] = [];
   const routes: Route[] = [];
   for (const type of RECEIVER_TYPES) {
-    settings[type].forEach((url, i) => {
-      receivers.push({ name: `${type}-${i + 1}`, type, url, headers: {}, from: 'settings' });
-    });
+    for (const url of settings[type]) {
+      const name = settingsReceiverName(type, url);
+      // The same URL listed twice is one receiver.
+      if (!receivers.some((r) => r.name === name))
+        receivers.push({ name, type, url, headers: {}, from: 'settings' });
+    }
   }
   if (receivers.length > 0)
     routes.push({
