@@ -80,8 +80,8 @@ export function parseSilence(body: unknown, now: number): Omit<Silence, 'id' | '
   const startsAt = time('starts_at') ?? now;
   const endsAt = time('ends_at');
   if (endsAt === undefined) throw new InputError("field 'ends_at' is missing: when does it end?");
-  if (endsAt <= startsAt) throw new InputError("field 'ends_at' must be after 'starts_at'");
   if (endsAt <= now) throw new InputError("field 'ends_at' is in the past");
+  if (endsAt <= startsAt) throw new InputError("field 'ends_at' must be after 'starts_at'");
   const text = (field: string, max: number): string => {
     const value = b[field];
     if (typeof value !== 'string' || value.trim() === '' || value.length > max)
