@@ -2,9 +2,11 @@
 // routing picks receivers by severity, host and rule; a bad entry is refused
 // naming it and the field; the webhook, Slack and Alertmanager bodies carry
 // the incident, the transition and the idempotency key.
+import { join } from 'node:path';
 import { expect } from 'chai';
 import type { Incident } from '../../proto/incident.ts';
 import { parseSilence, silences } from '../../proto/silence.ts';
+import { readStructuredFile } from '../../proto/structured-file.ts';
 import type { Delivery } from '../../receiver/notifier/delivery.ts';
 import { alertmanager } from '../../receiver/notifier/receivers/alertmanager.ts';
 import { slack } from '../../receiver/notifier/receivers/slack.ts';
@@ -16,6 +18,8 @@ import {
   settingsReceiverName,
   targetsOf,
 } from '../../receiver/notifier/routing.ts';
+import { parseRules } from '../../receiver/rules/rules.ts';
+import { REPO } from '../harness/processes.ts';
 
 const none: SettingsReceivers = { webhook: [], slack: [], alertmanager: [], remindEveryMs: null };
 const incident = (over: Partial<Incident> = {}): Incident => ({
@@ -81,6 +85,20 @@ describe('notifier routing', () => {
     expect(routing.receivers.find((r) => r.name === 'tickets')!.headers).to.deep.equal({
       Authorization: 'Bearer t0k3n',
     });
+  });
+
+  it('reads deploy/rules.example.yaml: its rules, receivers and routes', () => {
+    const source = readStructuredFile(join(REPO, 'deploy', 'rules.example.yaml'));
+    expect(parseRules(source).map((r) => r.kind)).to.include('absent');
+    const routing = parseRouting(source, none, { TICKETS_TOKEN: 'secret' });
+    expect(routing.receivers.map((r) => [r.name, r.type])).to.deep.equal([
+      ['ops-slack', 'slack'],
+      ['pager', 'alertmanager'],
+      ['tickets', 'webhook'],
+    ]);
+    expect(targetsOf(routing, incident({ host: 'db7' })).map((t) => t.receiver.name)).to.deep.equal(
+      ['pager', 'ops-slack', 'tickets'],
+    );
   });
 
   it('names a receiver of the settings by its URL, whatever its place in the list', () => {

@@ -28,6 +28,14 @@ describe('a bad setting stops a service at start', function () {
       'redis-sentinel://127.0.0.1:26379',
       'with the primary they watch',
     ],
+    [
+      'notifier',
+      'receiver/notifier/main.ts',
+      'ALERTMANAGER_URLS',
+      'am.example:9093',
+      'must start with http:// or https://',
+    ],
+    ['notifier', 'receiver/notifier/main.ts', 'ALERT_RETRY_MAX', 'soon', 'is not a duration'],
     ['producer', 'producer/main.ts', 'INTERVAL', '-1', 'below the minimum'],
     ['producer', 'producer/main.ts', 'HOST', 'my host', 'does not match'],
   ] as const) {
