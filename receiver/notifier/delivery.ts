@@ -99,10 +99,19 @@ export async function send(
   stop?: AbortSignal,
 ): Promise<Outcome> {
   const timeout = AbortSignal.timeout(timeoutMs);
+  // fetch refuses a URL with credentials: they travel as Basic auth (an Alertmanager behind a proxy).
+  const url = new URL(request.url.href);
+  const headers = { ...request.headers };
+  if (url.username || url.password) {
+    const user = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+    headers.Authorization ??= `Basic ${Buffer.from(user).toString('base64')}`;
+    url.username = '';
+    url.password = '';
+  }
   try {
-    const res = await fetch(request.url, {
+    const res = await fetch(url, {
       method: 'POST',
-      headers: request.headers,
+      headers,
       body: request.body,
       signal: stop ? AbortSignal.any([timeout, stop]) : timeout,
       redirect: 'error',
@@ -123,7 +132,9 @@ export async function send(
       : stop?.aborted
         ? 'abandoned: the notifier is stopping'
         : (e.cause?.code ?? e.cause?.message ?? e.message);
-    return { ok: false, permanent: false, error };
+    // A redirect is refused (it could lead a payload anywhere): that will not change by retrying.
+    const redirected = /redirect/i.test(e.cause?.message ?? e.message);
+    return { ok: false, permanent: redirected, error };
   }
 }
 

@@ -44,7 +44,7 @@ export function createAbsenceCounters(registry: Registry) {
   return {
     checks: new Counter({
       name: 'loadstar_rules_absence_checks_total',
-      help: 'Looks for hosts gone silent, by outcome (done, or skipped while the samples stream is not reachable)',
+      help: 'Looks for hosts gone silent, by outcome (done, or failed: NATS or Redis away)',
       labelNames: ['outcome'],
       registers: [registry],
     }),

@@ -118,6 +118,9 @@ describe('absent rules (host down)', function () {
       },
       { timeoutMs: 15_000, intervalMs: 100 },
     );
+    console.log(
+      `      host-down seen ${Date.now() - (before.at(-1)! + 5_000)} ms after its deadline (checks every second)`,
+    );
     // Silent from the last arrival on, for 5 of its 1 s intervals.
     expect(open).to.deep.include({
       kind: 'absent',
