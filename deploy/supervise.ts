@@ -19,6 +19,7 @@ import { answerCommandLine, type Command } from '../proto/command.ts';
 import { type Env, loadEnv, readConfig } from '../proto/config.ts';
 import { createLog, type Log, type LogSettings, readLogSettings } from '../proto/log.ts';
 import { readReceiverConfig, receiverCommand } from '../receiver/config.ts';
+import { notifierCommand, readNotifierConfig } from '../receiver/notifier/config.ts';
 import { readRulesConfig, rulesCommand } from '../receiver/rules/config.ts';
 import { readStoreConfig, storeCommand } from '../receiver/store/config.ts';
 
@@ -269,6 +270,13 @@ const services: Service[] = [
   { name: 'consumer', file: 'receiver/store/main.ts', restarts: 0, startedAt: 0, stopping: false },
   { name: 'gateway', file: 'gateway/main.ts', restarts: 0, startedAt: 0, stopping: false },
   { name: 'rules', file: 'receiver/rules/main.ts', restarts: 0, startedAt: 0, stopping: false },
+  {
+    name: 'notifier',
+    file: 'receiver/notifier/main.ts',
+    restarts: 0,
+    startedAt: 0,
+    stopping: false,
+  },
   { name: 'producer', file: 'producer/main.ts', restarts: 0, startedAt: 0, stopping: false },
 ];
 
@@ -420,12 +428,13 @@ function releaseLock(): void {
 const startCommandLine: Command<void> = {
   name: 'start',
   about:
-    'runs the whole pipeline on this machine (receiver, storage consumer, rules consumer, gateway and an agent), with nats-server and redis-server of its own when none fit answer.',
+    'runs the whole pipeline on this machine (receiver, storage consumer, rules consumer, notifier, gateway and an agent), with nats-server and redis-server of its own when none fit answer.',
   parse: (s) => {
     for (const command of [
       receiverCommand,
       storeCommand,
       rulesCommand,
+      notifierCommand,
       gatewayCommand,
       producerCommand,
     ])
@@ -443,6 +452,7 @@ async function main(): Promise<void> {
   readStoreConfig(env);
   readGatewayConfig(env);
   readRulesConfig(env);
+  readNotifierConfig(env);
   readProducerConfig(env);
   takeLock();
   process.on('exit', releaseLock);

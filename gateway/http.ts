@@ -2,6 +2,8 @@
 //   GET  <path>?topics=a,b[&host=h]       docs/CONTRACT.md's latest values (a browser gets the dashboard)
 //   GET  <path>api/v1/latest | hosts | metrics | history | recording | stream
 //   POST <path>api/v1/recording/{pause,resume,reset}
+//   GET  <path>api/v1/incidents[/{id}], POST <path>api/v1/incidents/{id}/ack
+//   GET|POST <path>api/v1/silences, DELETE <path>api/v1/silences/{id}, GET <path>api/v1/receivers
 //   GET  <path>dashboard/*, healthz, readyz, metrics
 //   GET|POST <path>api/v1/{query,query_range,series,labels,...}: Prometheus' query API; GET <path>federate
 import Router from '@koa/router';
@@ -16,7 +18,9 @@ import { historyRoutes } from './routes/history.ts';
 import { hostRoutes } from './routes/hosts.ts';
 import { incidentRoutes } from './routes/incidents.ts';
 import { prometheusRoutes } from './routes/prometheus.ts';
+import { receiverRoutes } from './routes/receivers.ts';
 import { recordingRoutes } from './routes/recording.ts';
+import { silenceRoutes } from './routes/silences.ts';
 import { valueRoutes } from './routes/values.ts';
 
 export interface GatewayHttpDeps extends GatewayRoutes {
@@ -44,6 +48,8 @@ export function createGatewayApp(deps: GatewayHttpDeps): Koa {
     historyRoutes,
     recordingRoutes,
     incidentRoutes,
+    silenceRoutes,
+    receiverRoutes,
     dashboardRoutes,
     openapiRoutes,
     prometheusRoutes,

@@ -60,29 +60,3 @@ export class IncidentReader {
     return live ?? indexed;
   }
 }
-
-/** An incident as the HTTP API shows it: times also as ISO-8601. */
-export function incidentView(i: Incident): Record<string, unknown> {
-  return {
-    id: i.id,
-    rule: i.rule,
-    host: i.host,
-    metric: i.metric,
-    severity: i.severity,
-    state: i.state,
-    opened_at: new Date(i.opened_at_ms).toISOString(),
-    opened_at_ms: i.opened_at_ms,
-    resolved_at: i.resolved_at_ms === null ? null : new Date(i.resolved_at_ms).toISOString(),
-    resolved_at_ms: i.resolved_at_ms,
-    aggregate: i.aggregate,
-    op: i.op,
-    threshold: i.threshold,
-    resolve_threshold: i.resolve_threshold,
-    window: i.window,
-    min: i.min,
-    avg: i.avg,
-    max: i.max,
-    samples: i.samples,
-    trigger: i.trigger,
-  };
-}

@@ -1,11 +1,14 @@
 // Builds a running gateway: Redis reads over HTTP, the live feed and gRPC.
 // Stateless: any number of copies answer the same. main.ts wires it to the process.
 import type * as grpc from '@grpc/grpc-js';
+import { AckStore } from '../proto/ack.ts';
 import type { Listener } from '../proto/http.ts';
 import type { Log } from '../proto/log.ts';
 import { connectNats, ensureIncidentsStream, ensureSamplesStream } from '../proto/nats.ts';
+import { readReceiverStatus } from '../proto/receivers.ts';
 import { RecordingStore } from '../proto/recording.ts';
 import { connectRedis, isRedisReady } from '../proto/redis.ts';
+import { SilenceStore } from '../proto/silence.ts';
 import { listenWhileStarting } from '../proto/startup.ts';
 import { createRegistry, publishStats, scrapePipeline } from '../proto/stats.ts';
 import type { GatewayConfig } from './config.ts';
@@ -52,6 +55,9 @@ export function startGateway(config: GatewayConfig, log: Log): Promise<RunningGa
       feed,
       recording,
       incidents: new IncidentReader(redis),
+      silences: new SilenceStore(redis),
+      acks: new AckStore(redis),
+      receivers: () => readReceiverStatus(redis, nats.jsm),
       staleness: config.staleness,
       retention: config.retention,
       history: config.history,

@@ -53,13 +53,15 @@ export interface WatchIncidentsRequest {
 /**
  * An incident on the wire: the fields of `Incident`, with int64 fields as
  * proto-loader gives them (strings, see LOADER_OPTIONS), no resolve time as 0,
- * and the trigger's pairs as messages.
+ * no resolution as '', and the trigger's pairs as messages.
  */
 export type IncidentMessage = Omit<
   Incident,
-  'state' | 'opened_at_ms' | 'resolved_at_ms' | 'samples' | 'trigger'
+  'state' | 'opened_at_ms' | 'resolved_at_ms' | 'samples' | 'trigger' | 'resolution' | 'kind'
 > & {
   state: string;
+  kind: string;
+  resolution: string;
   opened_at_ms: string | number;
   resolved_at_ms: string | number;
   samples: string | number;
@@ -71,6 +73,7 @@ export function incidentMessage(incident: Incident): IncidentMessage {
     ...incident,
     opened_at_ms: String(incident.opened_at_ms),
     resolved_at_ms: String(incident.resolved_at_ms ?? 0),
+    resolution: incident.resolution ?? '',
     samples: String(incident.samples),
     trigger: incident.trigger.map(([time, value]) => ({ time_ms: String(time), value })),
   };

@@ -27,3 +27,20 @@ export const keys = {
   /** hash paused, wiped_before: this host's recording rules, as the fold reads them */
   recording: (host: string) => `ls:{${host}}:rec`,
 };
+
+// ---- Alerting: silences, acknowledgements, the notifier's and the absence clock's state ----
+// Apart from the sample keys above. All span hosts, so all share the tag {loadstar}.
+export const alertKeys = {
+  /** hash silence id -> JSON of the silence (proto/silence.ts) */
+  silences: `${GLOBAL}:silences`,
+  /** hash incident id -> JSON of its acknowledgement (who, when, why) */
+  acks: `${GLOBAL}:incident-acks`,
+  /** zset host -> the earliest time (ms) it could count as silent: what the absence clock checks */
+  absentDeadlines: `${GLOBAL}:absent-deadlines`,
+  /** hash receiver name -> JSON of its settings as the notifier runs them (proto/receivers.ts) */
+  receivers: `${GLOBAL}:notifier:receivers`,
+  /** hash: one receiver's delivery counters and last error, summed over every notifier copy */
+  receiverStats: (receiver: string) => `${GLOBAL}:notifier:receiver:${receiver}`,
+  /** hash "<incident id>|<receiver>" -> the last reminder number queued */
+  reminded: `${GLOBAL}:notifier:reminded`,
+};

@@ -18,6 +18,7 @@ import {
 import { type Settings, SHARED_DEFAULTS } from './config.ts';
 import { INCIDENTS_STREAM, INCIDENTS_SUBJECTS } from './incident.ts';
 import type { Log } from './log.ts';
+import { DELIVERIES_STREAM, DELIVERIES_SUBJECTS } from './receivers.ts';
 import { SAMPLES_STREAM, SAMPLES_SUBJECTS } from './subjects.ts';
 
 export interface NatsSettings {
@@ -223,4 +224,29 @@ export function ensureIncidentsStream(
   log: Log,
 ): Promise<void> {
   return ensureStream(jsm, streamConfig(INCIDENTS_STREAM, INCIDENTS_SUBJECTS, keepMs, config), log);
+}
+
+/**
+ * The deliveries stream: what the notifier still has to send, one subject per
+ * receiver. A work queue: a delivery leaves the stream once its receiver took
+ * it; one waiting longer than `keepMs` (ALERT_GIVE_UP_AFTER) leaves as well.
+ * Its duplicate window (10 minutes at most) makes two notifier copies that
+ * queue the same reminder or refresh queue it once.
+ */
+export function ensureDeliveriesStream(
+  jsm: JetStreamManager,
+  config: NatsSettings,
+  keepMs: number,
+  log: Log,
+): Promise<void> {
+  return ensureStream(
+    jsm,
+    {
+      ...streamConfig(DELIVERIES_STREAM, DELIVERIES_SUBJECTS, keepMs, config),
+      retention: RetentionPolicy.Workqueue,
+      max_bytes: -1,
+      duplicate_window: nanos(Math.min(600_000, keepMs)),
+    },
+    log,
+  );
 }

@@ -24,6 +24,8 @@ export interface DurableSpec {
   ackWaitMs: number;
   /** Pull requests expire this soon, so the loss of the NATS node holding one stalls nothing for long. */
   pullExpiresMs: number;
+  /** Where a new consumer starts: the first message the stream holds (default), or the next one. */
+  startAt?: 'first' | 'new';
 }
 
 export async function ensureDurable(
@@ -40,7 +42,7 @@ export async function ensureDurable(
     await jsm.consumers.add(spec.stream, {
       durable_name: spec.name,
       ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.All,
+      deliver_policy: spec.startAt === 'new' ? DeliverPolicy.New : DeliverPolicy.All,
       filter_subject: spec.filter,
       max_deliver: -1,
       ...wanted,

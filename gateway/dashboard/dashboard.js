@@ -347,9 +347,11 @@ async function loadIncidents() {
           severity,
           i.host,
           i.rule,
-          `${i.aggregate}(${i.metric}) ${i.op} ${i.threshold} over ${i.window}`,
+          i.kind === 'absent'
+            ? `no sample for ${i.window}`
+            : `${i.aggregate}(${i.metric}) ${i.op} ${i.threshold} over ${i.window}`,
           new Date(i.opened_at).toLocaleString(),
-          Number(i.avg.toPrecision(4)).toString(),
+          i.kind === 'absent' ? '—' : Number(i.avg.toPrecision(4)).toString(),
         ];
         for (const value of cells) {
           const cell = document.createElement('td');
@@ -357,9 +359,12 @@ async function loadIncidents() {
           else cell.append(value);
           row.append(cell);
         }
+        // Acknowledge and silence (alerts.js).
+        window.loadstarAlerts?.decorate(row, i);
         row.addEventListener('click', () => {
           guard(async () => {
             await selectHost(i.host);
+            if (!i.metric) return;
             state.metric = i.metric;
             $('metric').value = i.metric;
             await reload();
@@ -425,7 +430,16 @@ setInterval(() => {
   if (state.raw.xs.length) drawRaw();
 }, 5000);
 
-guard(loadHosts)();
+window.loadstarRefreshIncidents = loadIncidents;
+
+// A link from an alert (#host=web-01&metric=cpu) opens that host's chart.
+const linked = new URLSearchParams(location.hash.slice(1));
+if (linked.get('host')) {
+  state.metric = linked.get('metric') || state.metric;
+  guard(() => selectHost(linked.get('host')))();
+} else {
+  guard(loadHosts)();
+}
 guard(loadIncidents)();
 
 // For tests and the curious: what the charts hold right now.

@@ -1,9 +1,13 @@
 // What every route group of the gateway is given: the read side, the live
-// feed, recording control and the settings they answer by.
+// feed, recording control, silences and acknowledgements, and the settings
+// they answer by.
 import type Router from '@koa/router';
+import type { AckStore } from '../../proto/ack.ts';
 import type { Log } from '../../proto/log.ts';
+import type { ReceiverStatus } from '../../proto/receivers.ts';
 import type { RedisClient } from '../../proto/redis.ts';
 import type { Retention } from '../../proto/retention.ts';
+import type { SilenceStore } from '../../proto/silence.ts';
 import type { LiveFeed } from '../feed.ts';
 import type { HistoryLimits } from '../history.ts';
 import type { IncidentReader } from '../incidents.ts';
@@ -18,6 +22,10 @@ export interface GatewayRoutes {
   feed: LiveFeed;
   recording: RecordingControl;
   incidents: IncidentReader;
+  silences: SilenceStore;
+  acks: AckStore;
+  /** Every receiver the notifier registered, with its counters and queue. */
+  receivers: () => Promise<ReceiverStatus[]>;
   staleness: Staleness;
   retention: Retention;
   history: HistoryLimits & { gapFactor: number };

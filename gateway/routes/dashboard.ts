@@ -24,6 +24,10 @@ const assets: Record<string, Asset> = {
     body: readFileSync(new URL('dashboard.js', page)),
     type: 'text/javascript; charset=utf-8',
   },
+  'alerts.js': {
+    body: readFileSync(new URL('alerts.js', page)),
+    type: 'text/javascript; charset=utf-8',
+  },
   'dashboard.css': {
     body: readFileSync(new URL('dashboard.css', page)),
     type: 'text/css; charset=utf-8',

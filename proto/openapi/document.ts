@@ -54,8 +54,9 @@ export function openApiDocument(
       version,
       description: [
         'The HTTP API of the loadstar pipeline: the **receiver** takes samples from agents; the',
-        '**gateway** serves latest values, hosts, history, recording control, incidents and the',
-        'dashboard. The gateway is the default server; receiver operations name their own.',
+        '**gateway** serves latest values, hosts, history, recording control, incidents, silences,',
+        'the receivers of alerts and the dashboard. The gateway is the default server; receiver',
+        'operations name their own.',
         '',
         'Values are written as JSON floats (`1.0`, never `1`); times are epoch milliseconds or',
         'ISO-8601 (UTC). Every error is `{"error": "..."}` naming what was wrong and where; an',
@@ -120,6 +121,10 @@ const TAGS = [
   { name: 'history', description: 'Raw points and one-minute averages, with explicit gaps.' },
   { name: 'recording', description: 'Pausing, resuming and resetting history.' },
   { name: 'incidents', description: 'Incidents opened by the rules.' },
+  {
+    name: 'alerts',
+    description: 'Silences, and the receivers the notifier delivers incidents to.',
+  },
   { name: 'dashboard', description: 'The dashboard page and its live feed.' },
   {
     name: 'prometheus',

@@ -121,6 +121,36 @@ export function gatewayOperations(base: string, ex: Examples): Placed[] {
     };
   };
 
+  const write = (path: string, method: 'post' | 'delete', operation: Operation): Placed => ({
+    path: `${base}${path}`,
+    method,
+    services: ['gateway'],
+    operation,
+  });
+  const needsToken = {
+    ...fails('API_TOKEN is set and the request has not got it.', {
+      noToken: [
+        'no Authorization header',
+        'this endpoint needs the API token: Authorization: Bearer <API_TOKEN>',
+      ],
+      wrongToken: ['a wrong token', 'the API token is wrong'],
+    }),
+    headers: {
+      'WWW-Authenticate': {
+        schema: { type: 'string' as const },
+        example: 'Bearer realm="loadstar"',
+      },
+    },
+  };
+  const incidentId = {
+    name: 'id',
+    in: 'path' as const,
+    required: true,
+    description: 'The incident id (16 hex digits).',
+    schema: { type: 'string' as const, pattern: '^[0-9a-f]{16}$' },
+    example: ex.openIncident.id,
+  };
+
   return [
     get('', {
       operationId: 'getValues',
@@ -356,6 +386,137 @@ export function gatewayOperations(base: string, ex: Examples): Placed[] {
         }),
         '404': fails('No such incident (or it has expired).', {
           unknown: ['an unknown id', `no incident ${ex.incident.id}`],
+        }),
+        '503': redisAway,
+      },
+    }),
+    write('api/v1/incidents/{id}/ack', 'post', {
+      operationId: 'ackIncident',
+      summary: 'Acknowledge an open incident',
+      description:
+        'Someone is on it: the incident gets no more reminders (its resolution is still sent). The first acknowledgement stands; acknowledging again answers it.',
+      tags: ['incidents'],
+      security: [{ bearer: [] }, {}],
+      parameters: [incidentId],
+      requestBody: {
+        required: false,
+        content: json(ref('AcknowledgementInput'), {
+          ack: { summary: 'who and why', value: { author: 'alice', comment: 'looking into it' } },
+        }),
+      },
+      responses: {
+        '200': ok('Acknowledged: the incident with its acknowledgement.', ref('Incident'), {
+          acknowledged: { summary: 'acknowledged by alice', value: ex.openIncident },
+        }),
+        '400': fails('Not an incident id, or a bad body.', {
+          badId: ['not 16 hex digits', "'INC-1' is not an incident id (16 hex digits)"],
+          badField: [
+            'an unknown field',
+            "field 'who' is not an acknowledgement field (author, comment)",
+          ],
+        }),
+        '401': needsToken,
+        '404': fails('No such incident (or it has expired).', {
+          unknown: ['an unknown id', `no incident ${ex.incident.id}`],
+        }),
+        '409': fails('The incident is resolved: there is nothing to be on.', {
+          resolved: [
+            'a resolved incident',
+            'incident 5e0d4c3b2a1f0e9d is resolved already: only an open incident can be acknowledged',
+          ],
+        }),
+        '415': fails('The body is not JSON.', {
+          wrongType: ['a form', 'Content-Type text/plain is not application/json'],
+        }),
+        '503': redisAway,
+      },
+    }),
+    get('api/v1/silences', {
+      operationId: 'listSilences',
+      summary: 'Silences',
+      description:
+        'Every silence with its state now; expired ones stay listed for a week. A silence holds back every notification about the incidents it matches while it is active.',
+      tags: ['alerts'],
+      responses: {
+        '200': ok('The silences.', ref('Silences'), {
+          silences: { summary: 'one active', value: { silences: [ex.silence] } },
+        }),
+        '503': redisAway,
+      },
+    }),
+    write('api/v1/silences', 'post', {
+      operationId: 'createSilence',
+      summary: 'Silence incidents',
+      description:
+        'From starts_at (default now) to ends_at, nothing is sent about incidents whose host, rule and severity match every matcher given (exact, glob or /regex/): no transition, no reminder, no Alertmanager refresh. The incidents themselves open and resolve as before.',
+      tags: ['alerts'],
+      security: [{ bearer: [] }, {}],
+      requestBody: {
+        required: true,
+        content: json(ref('SilenceInput'), {
+          maintenance: { summary: 'two hours of maintenance', value: ex.silenceInput },
+        }),
+      },
+      responses: {
+        '201': ok('In force (or pending, until its start).', ref('Silence'), {
+          created: { summary: 'created', value: ex.silence },
+        }),
+        '400': fails('A bad field: the message names it.', {
+          noMatchers: [
+            'no matcher',
+            "field 'matchers' names nothing: a silence needs host, rule or severity (it would silence everything)",
+          ],
+          badMatcher: ['an unknown matcher', "matcher 'hots' is not one of host, rule, severity"],
+          noEnd: ['no end', "field 'ends_at' is missing: when does it end?"],
+          pastEnd: ['an end in the past', "field 'ends_at' is in the past"],
+          noAuthor: ['no author', "field 'author' must be text of 1 to 100 characters"],
+        }),
+        '401': needsToken,
+        '415': fails('The body is not JSON.', {
+          wrongType: ['a form', 'Content-Type text/plain is not application/json'],
+        }),
+        '503': redisAway,
+      },
+    }),
+    write('api/v1/silences/{id}', 'delete', {
+      operationId: 'deleteSilence',
+      summary: 'Delete a silence',
+      description: 'The next transition of the incidents it held is sent again.',
+      tags: ['alerts'],
+      security: [{ bearer: [] }, {}],
+      parameters: [
+        {
+          name: 'id',
+          in: 'path',
+          required: true,
+          description: 'The silence id (16 hex digits).',
+          schema: { type: 'string', pattern: '^[0-9a-f]{16}$' },
+          example: ex.silence.id,
+        },
+      ],
+      responses: {
+        '200': ok('Deleted: the silence as it was.', ref('Silence'), {
+          deleted: { summary: 'deleted', value: ex.silence },
+        }),
+        '400': fails('Not a silence id.', {
+          badId: ['not 16 hex digits', "'s-1' is not a silence id (16 hex digits)"],
+        }),
+        '401': needsToken,
+        '404': fails('No such silence.', {
+          unknown: ['an unknown id', `no silence ${ex.silence.id}`],
+        }),
+        '503': redisAway,
+      },
+    }),
+    get('api/v1/receivers', {
+      operationId: 'listReceivers',
+      summary: 'Where alerts go, and how delivery fares',
+      description:
+        'Each receiver the notifier runs (ALERT_WEBHOOK_URLS, ALERT_SLACK_URLS, ALERTMANAGER_URLS and the receivers of RULES_FILE), with its deliveries sent, failed, dropped and waiting, and its last error.',
+      tags: ['alerts'],
+      responses: {
+        '200': ok('The receivers.', ref('Receivers'), {
+          receivers: { summary: 'one Slack receiver', value: { receivers: [ex.receiver] } },
         }),
         '503': redisAway,
       },

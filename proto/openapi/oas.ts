@@ -95,7 +95,7 @@ export interface Operation {
   servers?: Server[];
 }
 
-export type Method = 'get' | 'post';
+export type Method = 'get' | 'post' | 'delete';
 
 export type PathItem = Partial<Record<Method, Operation>>;
 

@@ -287,27 +287,41 @@ export function schemas(ex: Examples): Record<string, Schema> {
       properties: {
         id: { type: 'string', pattern: '^[0-9a-f]{16}$' },
         rule: { type: 'string', description: 'The rule that opened it.' },
+        kind: {
+          enum: ['threshold', 'absent'],
+          description:
+            "threshold: a metric's aggregate passed a threshold; absent: the host sent no sample for a number of its own intervals (host down).",
+        },
         host: { type: 'string' },
-        metric: { type: 'string' },
+        metric: { type: 'string', description: 'Empty for an absent rule.' },
         severity: { type: 'string', description: 'As the rule says (warning, critical, …).' },
         state: { enum: ['open', 'resolved'] },
         opened_at: isoTime,
         opened_at_ms: epochMs,
         resolved_at: { ...nullable('string'), format: 'date-time' },
         resolved_at_ms: nullable('integer'),
-        aggregate: {
-          enum: ['avg', 'min', 'max'],
-          description: 'Of the window, compared with the threshold.',
+        resolution: {
+          enum: ['recovered', 'host_silent', null],
+          description:
+            'null while open; recovered: the condition cleared (samples came back, for an absent rule); host_silent: the host went silent, and its absent incident took over.',
         },
-        op: { enum: ['>', '>=', '<', '<='] },
-        threshold: { type: 'number' },
+        aggregate: {
+          enum: ['avg', 'min', 'max', ''],
+          description: 'Of the window, compared with the threshold; empty for an absent rule.',
+        },
+        op: { enum: ['>', '>=', '<', '<=', ''] },
+        threshold: {
+          type: 'number',
+          description: 'For an absent rule: its number of intervals.',
+        },
         resolve_threshold: {
           type: 'number',
           description: 'It resolves once the aggregate is past this.',
         },
         window: {
           type: 'string',
-          description: 'As the rule wrote it: "3 samples" or a duration as "5m".',
+          description:
+            'As the rule wrote it: "3 samples" or a duration as "5m"; for an absent rule "5 intervals of 1s".',
         },
         min: { type: 'number', description: 'Over every sample of the episode.' },
         avg: { type: 'number' },
@@ -322,6 +336,129 @@ export function schemas(ex: Examples): Record<string, Schema> {
             minItems: 2,
             maxItems: 2,
           },
+        },
+        acknowledged: {
+          anyOf: [ref('Acknowledgement'), { type: 'null' }],
+          description: 'Who is on it; an acknowledged incident gets no reminders.',
+        },
+        silenced_by: {
+          type: 'array',
+          items: { type: 'string' },
+          description: 'The ids of the silences holding it now: nothing about it is sent.',
+        },
+      },
+    },
+    Acknowledgement: {
+      type: 'object',
+      required: ['author', 'comment', 'at', 'at_ms'],
+      properties: {
+        author: { type: 'string' },
+        comment: { type: 'string' },
+        at: isoTime,
+        at_ms: epochMs,
+      },
+    },
+    AcknowledgementInput: {
+      type: 'object',
+      description: 'Both optional; the body may be left out.',
+      properties: {
+        author: { type: 'string', description: 'Default: unknown.' },
+        comment: { type: 'string' },
+      },
+    },
+    SilenceMatchers: {
+      type: 'object',
+      minProperties: 1,
+      description:
+        'Every matcher given must match: an exact name, a glob (web-*, db-0?) or a /regular expression/.',
+      properties: {
+        host: { type: 'string' },
+        rule: { type: 'string' },
+        severity: { type: 'string' },
+      },
+    },
+    SilenceInput: {
+      type: 'object',
+      required: ['matchers', 'ends_at', 'comment', 'author'],
+      properties: {
+        matchers: ref('SilenceMatchers'),
+        starts_at: {
+          type: ['string', 'integer'],
+          description: 'ISO-8601 or epoch ms; default now.',
+        },
+        ends_at: {
+          type: ['string', 'integer'],
+          description: 'ISO-8601 or epoch ms; in the future.',
+        },
+        comment: { type: 'string', description: 'Why.' },
+        author: { type: 'string', description: 'Who.' },
+      },
+    },
+    Silence: {
+      type: 'object',
+      required: Object.keys(ex.silence),
+      properties: {
+        id: { type: 'string', pattern: '^[0-9a-f]{16}$' },
+        matchers: ref('SilenceMatchers'),
+        starts_at: isoTime,
+        starts_at_ms: epochMs,
+        ends_at: isoTime,
+        ends_at_ms: epochMs,
+        comment: { type: 'string' },
+        author: { type: 'string' },
+        created_at: isoTime,
+        created_at_ms: epochMs,
+        state: {
+          enum: ['pending', 'active', 'expired'],
+          description: 'Now: before its start, in force, or over.',
+        },
+      },
+    },
+    Silences: {
+      type: 'object',
+      required: ['silences'],
+      properties: {
+        silences: {
+          type: 'array',
+          items: ref('Silence'),
+          description:
+            'Active first (the next to end first), then pending, then expired (kept a week).',
+        },
+      },
+    },
+    Receiver: {
+      type: 'object',
+      required: Object.keys(ex.receiver),
+      properties: {
+        name: { type: 'string' },
+        type: { enum: ['webhook', 'slack', 'alertmanager'] },
+        url: { type: 'string', description: 'Its origin only: paths hold secrets.' },
+        from: {
+          enum: ['settings', 'file'],
+          description:
+            'ALERT_*_URLS (named type-digest of the URL), or the receivers of RULES_FILE.',
+        },
+        sent: { type: 'integer', description: 'Deliveries made, over every notifier copy.' },
+        failed: { type: 'integer', description: 'Attempts that failed and were retried.' },
+        dropped: {
+          type: 'integer',
+          description:
+            'Deliveries given up: refused for good (4xx) or older than ALERT_GIVE_UP_AFTER.',
+        },
+        pending: { type: 'integer', description: 'Deliveries waiting in its queue.' },
+        last_error: nullable('string'),
+        last_error_at: { ...nullable('string'), format: 'date-time' },
+        last_sent_at: { ...nullable('string'), format: 'date-time' },
+      },
+    },
+    Receivers: {
+      type: 'object',
+      required: ['receivers'],
+      properties: {
+        receivers: {
+          type: 'array',
+          items: ref('Receiver'),
+          description: 'As the notifier registered them (empty while no notifier ran).',
         },
       },
     },

@@ -1,7 +1,8 @@
 // The rules consumer's settings, read once at start (see .env.example); the
 // rules file itself is checked here too, so a bad one stops the service at start.
+// Later changes of the file are reloaded while it runs (service.ts).
 import type { Command } from '../../proto/command.ts';
-import { ConfigError, type Env, readConfig } from '../../proto/config.ts';
+import { ConfigError, type Env, readConfig, SHARED_DEFAULTS } from '../../proto/config.ts';
 import { readIncidentRetention } from '../../proto/incident.ts';
 import { type LogSettings, readLogSettings } from '../../proto/log.ts';
 import { type NatsSettings, readNatsSettings } from '../../proto/nats.ts';
@@ -15,17 +16,23 @@ export interface RulesConfig {
   nats: NatsSettings;
   redis: RedisSettings;
   rules: Rule[];
+  /** The rules file (RULES_FILE), watched for changes; none: the default rules, for good. */
+  rulesFile?: string;
   /** Where the rules came from, for the log. */
   rulesFrom: string;
   /** How long incidents are kept after they opened (INCIDENT_RETENTION). */
   retentionMs: number;
+  /** How often absent rules look for hosts gone silent (ABSENT_CHECK_EVERY), ms. */
+  absentCheckMs: number;
+  /** A host's interval when its samples declare none (INTERVAL), ms. */
+  defaultIntervalMs: number;
   log: LogSettings;
 }
 
 export const rulesCommand: Command<RulesConfig> = {
   name: 'rules',
   about:
-    "the rules consumer: opens and resolves incidents when a metric's aggregate over a window passes a rule's threshold.",
+    "the rules consumer: opens and resolves incidents when a metric's aggregate over a window passes a rule's threshold, and when a host goes silent.",
   parse: (s) => {
     const log = readLogSettings(s);
     const file = s.optionalString('RULES_FILE');
@@ -43,8 +50,12 @@ export const rulesCommand: Command<RulesConfig> = {
       nats: readNatsSettings(s),
       redis: readRedisSettings(s),
       rules,
+      rulesFile: file,
       rulesFrom: file ?? 'the default rules',
       retentionMs: readIncidentRetention(s),
+      absentCheckMs: s.duration('ABSENT_CHECK_EVERY', '1s', { min: 100, max: 60_000 }),
+      defaultIntervalMs:
+        s.number('INTERVAL', SHARED_DEFAULTS.INTERVAL, { min: 0.05, max: 86_400 }) * 1000,
     };
   },
 };

@@ -1,7 +1,7 @@
 // The rules consumer: reads the samples stream through its own durable consumer
 // and evaluates each host's samples as they arrive, in order per host (a window
 // needs its samples in order), acknowledging a sample only once its transitions
-// are published and indexed.
+// are published and indexed. (Absent rules run on a clock: absence.ts.)
 import type { JsMsg } from 'nats';
 import { Counter, type Registry } from 'prom-client';
 import { type IncidentEvent, incidentSubject, RULES_CONSUMER } from '../../proto/incident.ts';
@@ -94,7 +94,11 @@ export class RulesConsumer {
       return;
     }
     const host = sample.host;
-    const work = (this.chains.get(host) ?? Promise.resolve()).then(() => this.handle(msg, sample));
+    // When the sample reached the stream: what absent rules judge silence by (not the host's clock).
+    const arrival = Math.floor(msg.info.timestampNanos / 1e6);
+    const work = (this.chains.get(host) ?? Promise.resolve()).then(() =>
+      this.handle(msg, sample, arrival),
+    );
     this.chains.set(host, work);
     this.pending.add(work);
     void work.finally(() => {
@@ -104,10 +108,10 @@ export class RulesConsumer {
     while (this.pending.size >= IN_FLIGHT) await Promise.race(this.pending);
   }
 
-  private async handle(msg: JsMsg, sample: Sample): Promise<void> {
+  private async handle(msg: JsMsg, sample: Sample, arrival: number): Promise<void> {
     for (let attempt = 1; !this.stopping || attempt === 1; attempt++) {
       try {
-        const transitions = await this.evaluator.evaluate(sample);
+        const transitions = await this.evaluator.evaluate(sample, arrival);
         for (const t of transitions) this.counters.transitions.inc({ transition: t });
         // Whatever waits in the outbox goes out, this sample's transitions and any a crash left.
         await this.evaluator.drain(sample.host, (event) => this.publish(event));
@@ -127,7 +131,8 @@ export class RulesConsumer {
     }
   }
 
-  private async publish(event: IncidentEvent): Promise<void> {
+  /** Publishes one transition on `incidents.<host>`, deduplicated by `<id>:<transition>`. */
+  readonly publish = async (event: IncidentEvent): Promise<void> => {
     const { incident, transition } = event;
     await this.publisher.publish(
       incidentSubject(incident.host),
@@ -139,6 +144,7 @@ export class RulesConsumer {
       rule: incident.rule,
       host: incident.host,
       severity: incident.severity,
+      ...(incident.resolution === 'host_silent' && { resolution: incident.resolution }),
     });
-  }
+  };
 }

@@ -67,9 +67,10 @@ if open_id then
   redis.call('HSET', incident, 'count', tonumber(e[1]) + 1, 'sum', string.format('%.17g', tonumber(e[2]) + v),
     'min', string.format('%.17g', emin), 'max', string.format('%.17g', emax))
   if full and past(agg, resolve, resolve_op) then
-    redis.call('HSET', incident, 'state', 'resolved', 'resolved_at', time_text)
+    redis.call('HSET', incident, 'state', 'resolved', 'resolved_at', time_text, 'resolution', 'recovered')
     redis.call('PEXPIRE', incident, tonumber(ARGV[16]))
     redis.call('HDEL', state, 'open_id', 'cond_since')
+    redis.call('SREM', p .. 'incidents-open', open_id)
     redis.call('RPUSH', p .. 'incident-outbox', 'resolved|' .. open_id)
     return {1, 'resolved', open_id}
   end
@@ -92,11 +93,13 @@ for i, member in ipairs(members) do
   trigger[i] = '[' .. mt .. ',' .. mv .. ']'
 end
 redis.call('HSET', p .. 'incident:' .. id,
-  'id', id, 'rule', rule, 'host', host, 'metric', metric, 'severity', ARGV[14], 'state', 'open',
+  'id', id, 'rule', rule, 'kind', 'threshold', 'host', host, 'metric', metric, 'severity', ARGV[14], 'state', 'open',
   'opened_at', time_text, 'aggregate', aggregate, 'op', op, 'threshold', ARGV[11], 'resolve_threshold', ARGV[12],
   'window', ARGV[15], 'count', #values, 'sum', string.format('%.17g', sum),
   'min', string.format('%.17g', low), 'max', string.format('%.17g', high),
   'trigger', '[' .. table.concat(trigger, ',') .. ']')
 redis.call('HSET', state, 'open_id', id)
+-- The host's open incidents, so that an absent rule can end them all when the host goes silent.
+redis.call('SADD', p .. 'incidents-open', id)
 redis.call('RPUSH', p .. 'incident-outbox', 'opened|' .. id)
 return {1, 'opened', id}

@@ -1,6 +1,8 @@
-// Runs the rules over samples (one atomic Lua step per rule, host and sample)
-// and hands every transition on: published on `incidents.<host>` and indexed
-// for queries, at least once, from the host's outbox the Lua step filled.
+// Runs the rules over samples (one atomic Lua step per rule, host and sample,
+// and one that records the host as alive) and hands every transition on:
+// published on `incidents.<host>` and indexed for queries, at least once, from
+// the host's outbox the Lua steps filled. Absent rules run on a clock instead
+// (absence.ts); they share the outbox.
 import { readFileSync } from 'node:fs';
 import type { Result } from 'ioredis';
 import {
@@ -10,9 +12,10 @@ import {
   incidentKeys,
   type Transition,
 } from '../../proto/incident.ts';
+import { alertKeys } from '../../proto/keys.ts';
 import type { RedisClient } from '../../proto/redis.ts';
 import type { Sample } from '../../proto/sample.ts';
-import { type Rule, ruleWatches } from './rules.ts';
+import { type AbsentRule, type Rule, ruleWatches, type ThresholdRule } from './rules.ts';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
@@ -20,28 +23,74 @@ declare module 'ioredis' {
       numKeys: number,
       ...keysAndArgs: (string | number)[]
     ): Result<[number, string, string], Context>;
+    loadstarHostSeen(
+      numKeys: number,
+      ...keysAndArgs: (string | number)[]
+    ): Result<string[], Context>;
   }
 }
 
 const EVALUATE = readFileSync(new URL('./evaluate.lua', import.meta.url), 'utf8');
+const SEEN = readFileSync(new URL('./seen.lua', import.meta.url), 'utf8');
 
 export type Publish = (event: IncidentEvent) => Promise<void>;
 
 export class RuleEvaluator {
   private lastPrune = 0;
+  private thresholds: ThresholdRule[] = [];
+  private absents: AbsentRule[] = [];
 
   constructor(
     private readonly redis: RedisClient,
-    readonly rules: readonly Rule[],
+    rules: readonly Rule[],
     private readonly retentionMs: number,
+    /** A host's interval when its samples declare none (INTERVAL), ms. */
+    private readonly defaultIntervalMs = 5_000,
   ) {
     redis.defineCommand('loadstarEvaluateRule', { lua: EVALUATE });
+    redis.defineCommand('loadstarHostSeen', { lua: SEEN });
+    this.use(rules);
   }
 
-  /** Evaluates every rule that watches this sample's host and metric; resolves with the transitions. */
-  async evaluate(sample: Sample): Promise<Transition[]> {
-    const results = await Promise.all(
-      this.rules
+  /** The rules in force from now on (a reload); state kept per rule name carries over. */
+  use(rules: readonly Rule[]): void {
+    this.thresholds = rules.filter((r): r is ThresholdRule => r.kind === 'threshold');
+    this.absents = rules.filter((r): r is AbsentRule => r.kind === 'absent');
+  }
+
+  get absentRules(): readonly AbsentRule[] {
+    return this.absents;
+  }
+
+  /**
+   * Evaluates every rule that watches this sample's host and metric, after
+   * recording the host as alive (which ends its absent incidents); resolves with
+   * the transitions. `arrival` is when the sample reached the stream (epoch ms).
+   */
+  async evaluate(sample: Sample, arrival: number): Promise<Transition[]> {
+    const intervalMs = sample.interval > 0 ? sample.interval * 1000 : this.defaultIntervalMs;
+    const seen = this.redis.loadstarHostSeen(
+      1,
+      incidentKeys.alive(sample.host),
+      `ls:{${sample.host}}:`,
+      arrival,
+      Math.round(intervalMs),
+      this.retentionMs,
+    );
+    // The index the absence clock scans: the earliest moment this host could count as silent.
+    // GT: a redelivered older sample never moves it back.
+    const watching = this.absents.filter((rule) => ruleWatches(rule, sample.host));
+    const indexed =
+      watching.length === 0
+        ? Promise.resolve()
+        : this.redis.zadd(
+            alertKeys.absentDeadlines,
+            'GT',
+            arrival + Math.round(Math.min(...watching.map((r) => r.intervals)) * intervalMs),
+            sample.host,
+          );
+    const evaluated = Promise.all(
+      this.thresholds
         .filter(
           (rule) => sample.metrics[rule.metric] !== undefined && ruleWatches(rule, sample.host),
         )
@@ -68,9 +117,13 @@ export class RuleEvaluator {
           ),
         ),
     );
-    return results
-      .map(([, transition]) => transition)
-      .filter((t): t is Transition => t === 'opened' || t === 'resolved');
+    const [ended, , results] = await Promise.all([seen, indexed, evaluated]);
+    return [
+      ...ended.map((): Transition => 'resolved'),
+      ...results
+        .map(([, transition]) => transition)
+        .filter((t): t is Transition => t === 'opened' || t === 'resolved'),
+    ];
   }
 
   /**
@@ -87,7 +140,9 @@ export class RuleEvaluator {
       if (incident) {
         // The record as of this transition (a later resolution must not show in the "opened" event).
         const asOf: Incident =
-          transition === 'opened' ? { ...incident, state: 'open', resolved_at_ms: null } : incident;
+          transition === 'opened'
+            ? { ...incident, state: 'open', resolved_at_ms: null, resolution: null }
+            : incident;
         await publish({ transition, incident: asOf });
         await this.index(asOf, transition);
       }
@@ -118,5 +173,6 @@ export class RuleEvaluator {
     await this.redis.hdel(incidentKeys.all, ...old);
     await this.redis.zrem(incidentKeys.byTime, ...old);
     await this.redis.zrem(incidentKeys.open, ...old);
+    await this.redis.hdel(alertKeys.acks, ...old);
   }
 }

@@ -1,12 +1,16 @@
-// Incident rules, read once at start from RULES_FILE (JSON or YAML) into typed
-// rules. A bad file stops the rules consumer with one line naming the rule and
-// the field. Without a file, the default rules below apply.
+// Incident rules, read from RULES_FILE (JSON or YAML) into typed rules: at start,
+// where a bad file stops the rules consumer with one line naming the rule and the
+// field, and again on SIGHUP or a change of the file (see RuleSource). Without a
+// file, the default rules below apply.
+import { namePattern } from '../../proto/pattern.ts';
 import { HOST_NAME, METRIC_NAME } from '../../proto/sample.ts';
 
 export type Aggregate = 'avg' | 'min' | 'max';
 export type Comparison = '>' | '>=' | '<' | '<=';
 
-export interface Rule {
+/** A metric's aggregate over a window passes a threshold; evaluated as samples arrive. */
+export interface ThresholdRule {
+  kind: 'threshold';
   name: string;
   metric: string;
   /** Which hosts the rule watches. */
@@ -22,6 +26,21 @@ export interface Rule {
   forMs: number;
   severity: string;
 }
+
+/**
+ * A host that reported and then sent nothing for `intervals` of its own
+ * intervals (as its samples declare them); evaluated on a clock, since no sample
+ * arrives to trigger it. Resolves when samples come back.
+ */
+export interface AbsentRule {
+  kind: 'absent';
+  name: string;
+  hosts: HostSelector;
+  intervals: number;
+  severity: string;
+}
+
+export type Rule = ThresholdRule | AbsentRule;
 
 export type HostSelector =
   | { kind: 'all' }
@@ -65,6 +84,7 @@ export const DEFAULT_RULES_SOURCE = {
       threshold: 90,
       severity: 'critical',
     },
+    { name: 'host-down', kind: 'absent', intervals: 5, severity: 'critical' },
   ],
 };
 
@@ -73,6 +93,7 @@ const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_00
 const RULE_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
 const FIELDS = new Set([
   'name',
+  'kind',
   'metric',
   'hosts',
   'window',
@@ -83,21 +104,13 @@ const FIELDS = new Set([
   'for',
   'severity',
 ]);
+const ABSENT_FIELDS = new Set(['name', 'kind', 'hosts', 'intervals', 'severity']);
+/** The sections a rules file may hold: the rules consumer reads `rules`, the notifier the others. */
+const SECTIONS = new Set(['rules', 'receivers', 'routes']);
 
 function duration(text: string): number | null {
   const match = DURATION.exec(text.trim());
   return match ? Number(match[1]) * UNIT_MS[match[2]!]! : null;
-}
-
-/** `*` and `?` as in shell globs; `/…/` as a regular expression. */
-function hostPattern(text: string): RegExp {
-  if (text.length > 2 && text.startsWith('/') && text.endsWith('/'))
-    return new RegExp(text.slice(1, -1));
-  const escaped = text
-    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replaceAll('*', '.*')
-    .replaceAll('?', '.');
-  return new RegExp(`^${escaped}$`);
 }
 
 /** A little under the firing threshold, so that an incident does not flap around it. */
@@ -107,9 +120,19 @@ export function defaultResolve(op: Comparison, threshold: number): number {
 }
 
 export function parseRules(source: unknown): Rule[] {
-  const list = Array.isArray(source) ? source : (source as { rules?: unknown } | null)?.rules;
-  if (!Array.isArray(list))
-    throw new RuleError('the file must hold a list of rules under "rules:"');
+  const sections =
+    source && typeof source === 'object' && !Array.isArray(source)
+      ? Object.keys(source as object)
+      : [];
+  const unknown = sections.filter((key) => !SECTIONS.has(key));
+  let list = Array.isArray(source) ? source : (source as { rules?: unknown } | null)?.rules;
+  // A file of receivers and routes only (for the notifier) leaves the default rules in force.
+  if (list === undefined && sections.length > 0 && unknown.length === 0)
+    list = DEFAULT_RULES_SOURCE.rules;
+  if (!Array.isArray(list) || unknown.length > 0)
+    throw new RuleError(
+      `the file must hold a list of rules under "rules:" (and may hold "receivers:" and "routes:")${unknown.length > 0 ? `, not '${unknown[0]}'` : ''}`,
+    );
   const seen = new Set<string>();
   return list.map((raw, index) => {
     const where = `rules[${index}]${raw && typeof raw === 'object' && typeof (raw as { name?: unknown }).name === 'string' ? ` '${(raw as { name: string }).name}'` : ''}`;
@@ -119,8 +142,15 @@ export function parseRules(source: unknown): Rule[] {
     if (!raw || typeof raw !== 'object' || Array.isArray(raw))
       throw new RuleError(`${where}: is not a mapping of fields`);
     const r = raw as Record<string, unknown>;
+    const kind = r.kind ?? 'threshold';
+    if (kind !== 'threshold' && kind !== 'absent') fail('kind', 'must be threshold or absent');
+    const fields = kind === 'absent' ? ABSENT_FIELDS : FIELDS;
     for (const key of Object.keys(r))
-      if (!FIELDS.has(key)) fail(key, `is not a rule field (${[...FIELDS].join(', ')})`);
+      if (!fields.has(key))
+        fail(
+          key,
+          `is not ${kind === 'absent' ? 'a field of an absent rule' : 'a rule field'} (${[...fields].join(', ')})`,
+        );
 
     const name =
       typeof r.name === 'string' && RULE_NAME.test(r.name)
@@ -128,29 +158,33 @@ export function parseRules(source: unknown): Rule[] {
         : fail('name', 'must be 1 to 64 characters of [A-Za-z0-9_.:-]');
     if (seen.has(name)) fail('name', `'${name}' is used by an earlier rule`);
     seen.add(name);
+    const hosts = parseHosts(r.hosts, fail);
+    const severity =
+      r.severity === undefined
+        ? kind === 'absent'
+          ? 'critical'
+          : 'warning'
+        : typeof r.severity === 'string' && /^[a-z]{1,20}$/.test(r.severity)
+          ? r.severity
+          : fail('severity', 'must be a word such as info, warning or critical');
+    if (kind === 'absent') {
+      const intervals = r.intervals ?? 5;
+      if (
+        typeof intervals !== 'number' ||
+        !Number.isFinite(intervals) ||
+        intervals < 1 ||
+        intervals > 10_000
+      )
+        fail('intervals', 'must be a number of intervals from 1 to 10000');
+      return { kind: 'absent', name, hosts, intervals: intervals as number, severity };
+    }
+
     const metric =
       typeof r.metric === 'string' && METRIC_NAME.test(r.metric)
         ? r.metric
         : fail('metric', 'must be a metric name');
 
-    let hosts: HostSelector = { kind: 'all' };
-    if (r.hosts === undefined || r.hosts === 'all') hosts = { kind: 'all' };
-    else if (Array.isArray(r.hosts)) {
-      if (r.hosts.length === 0) fail('hosts', 'is an empty list');
-      for (const h of r.hosts)
-        if (typeof h !== 'string' || !HOST_NAME.test(h))
-          fail('hosts', `has '${String(h)}', not a host name`);
-      hosts = { kind: 'list', hosts: r.hosts as string[] };
-    } else if (typeof r.hosts === 'string') {
-      try {
-        hosts = { kind: 'pattern', pattern: hostPattern(r.hosts), text: r.hosts };
-      } catch {
-        fail('hosts', `'${r.hosts}' is not a valid pattern`);
-      }
-    } else
-      fail('hosts', 'must be all, a list of hosts, or a pattern such as web-* or /^db[0-9]+$/');
-
-    let window: Rule['window'];
+    let window: ThresholdRule['window'];
     if (typeof r.window === 'number') {
       if (!Number.isInteger(r.window) || r.window < 1 || r.window > 10_000)
         fail('window', 'must be a number of samples from 1 to 10000, or a duration');
@@ -194,14 +228,9 @@ export function parseRules(source: unknown): Rule[] {
         : typeof r.for === 'string' && duration(r.for) !== null
           ? duration(r.for)!
           : fail('for', 'must be a duration (as 30s, 5m)');
-    const severity =
-      r.severity === undefined
-        ? 'warning'
-        : typeof r.severity === 'string' && /^[a-z]{1,20}$/.test(r.severity)
-          ? r.severity
-          : fail('severity', 'must be a word such as info, warning or critical');
 
     return {
+      kind: 'threshold',
       name,
       metric,
       hosts,
@@ -216,8 +245,40 @@ export function parseRules(source: unknown): Rule[] {
   });
 }
 
-export function ruleWatches(rule: Rule, host: string): boolean {
-  if (rule.hosts.kind === 'all') return true;
-  if (rule.hosts.kind === 'list') return rule.hosts.hosts.includes(host);
-  return rule.hosts.pattern.test(host);
+/** `all` (or left out), a list of hosts, or a pattern: which hosts a rule (or route) watches. */
+export function parseHosts(
+  value: unknown,
+  fail: (field: string, problem: string) => never,
+): HostSelector {
+  if (value === undefined || value === 'all') return { kind: 'all' };
+  if (Array.isArray(value)) {
+    if (value.length === 0) fail('hosts', 'is an empty list');
+    for (const h of value)
+      if (typeof h !== 'string' || !HOST_NAME.test(h))
+        fail('hosts', `has '${String(h)}', not a host name`);
+    return { kind: 'list', hosts: value as string[] };
+  }
+  if (typeof value === 'string') {
+    try {
+      return { kind: 'pattern', pattern: namePattern(value), text: value };
+    } catch {
+      return fail('hosts', `'${value}' is not a valid pattern`);
+    }
+  }
+  return fail('hosts', 'must be all, a list of hosts, or a pattern such as web-* or /^db[0-9]+$/');
+}
+
+export function ruleWatches(rule: Pick<Rule, 'hosts'>, host: string): boolean {
+  return hostSelected(rule.hosts, host);
+}
+
+export function hostSelected(selector: HostSelector, host: string): boolean {
+  if (selector.kind === 'all') return true;
+  if (selector.kind === 'list') return selector.hosts.includes(host);
+  return selector.pattern.test(host);
+}
+
+/** The rules' names, for the log. */
+export function ruleNames(rules: readonly Rule[]): string {
+  return rules.map((r) => r.name).join(',');
 }

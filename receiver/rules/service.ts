@@ -1,20 +1,27 @@
 // Builds a running rules consumer: connections, the incidents stream, the
-// evaluation loop, and a small HTTP face for health and metrics.
+// evaluation loop, the absence clock, the rules file watch (SIGHUP or a change
+// reloads it), and a small HTTP face for health and metrics.
 import { createHealthApp } from '../../proto/health.ts';
 import type { Listener } from '../../proto/http.ts';
 import type { Log } from '../../proto/log.ts';
 import { connectNats, ensureIncidentsStream, ensureSamplesStream } from '../../proto/nats.ts';
 import { connectRedis, isRedisReady } from '../../proto/redis.ts';
+import { FileReloader } from '../../proto/reload.ts';
 import { listenWhileStarting } from '../../proto/startup.ts';
 import { createRegistry, publishStats } from '../../proto/stats.ts';
 import { JetStreamPublisher } from '../publish.ts';
+import { AbsenceWatch, createAbsenceCounters } from './absence.ts';
 import type { RulesConfig } from './config.ts';
 import { createRulesCounters, RulesConsumer } from './consumer.ts';
 import { RuleEvaluator } from './evaluator.ts';
+import { parseRules, type Rule, ruleNames } from './rules.ts';
 
 export interface RunningRules {
   url: URL;
   consumer: RulesConsumer;
+  absence: AbsenceWatch;
+  /** Re-reads RULES_FILE now (as SIGHUP does); resolves once it is in force or refused. */
+  reload(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -28,14 +35,42 @@ export function startRules(config: RulesConfig, log: Log): Promise<RunningRules>
     startup.connected('redis');
     const registry = createRegistry('rules');
     const publisher = new JetStreamPublisher(nats.nc);
-    const consumer = new RulesConsumer(
-      nats,
-      new RuleEvaluator(redis, config.rules, config.retentionMs),
-      publisher,
-      createRulesCounters(registry),
-      log,
+    const evaluator = new RuleEvaluator(
+      redis,
+      config.rules,
+      config.retentionMs,
+      config.defaultIntervalMs,
     );
+    const counters = createRulesCounters(registry);
+    const consumer = new RulesConsumer(nats, evaluator, publisher, counters, log);
     consumer.start();
+    const absence = new AbsenceWatch(
+      nats,
+      redis,
+      evaluator,
+      async (event) => {
+        await consumer.publish(event);
+        counters.transitions.inc({ transition: event.transition });
+      },
+      createAbsenceCounters(registry),
+      log.child('absence'),
+      config.absentCheckMs,
+      config.retentionMs,
+    );
+    absence.start();
+    const reloader = config.rulesFile
+      ? new FileReloader<Rule[]>({
+          path: config.rulesFile,
+          parse: parseRules,
+          apply: (rules) => {
+            evaluator.use(rules);
+            log.info('evaluating incident rules', { rules: ruleNames(rules) });
+          },
+          what: 'rules',
+          log,
+        })
+      : undefined;
+    await reloader?.start();
 
     const app = createHealthApp(
       registry,
@@ -52,14 +87,18 @@ export function startRules(config: RulesConfig, log: Log): Promise<RunningRules>
       log,
     );
     log.info('evaluating incident rules', {
-      rules: config.rules.map((r) => r.name).join(','),
+      rules: ruleNames(config.rules),
       from: config.rulesFrom,
       health: listener.url.href,
     });
     return {
       url: listener.url,
       consumer,
+      absence,
+      reload: () => reloader?.reload('SIGHUP') ?? Promise.resolve(),
       async stop() {
+        reloader?.stop();
+        await absence.stop();
         await consumer.stop();
         publisher.close();
         await listener.close();

@@ -27,12 +27,13 @@ import { encodeWriteRequest } from '../../receiver/remote-write.ts';
 import type { RunningReceiver } from '../../receiver/service.ts';
 import { snappyCompress } from '../../receiver/snappy.ts';
 import { eventually } from '../harness/eventually.ts';
-import { gatewayOn, getJson, receiverOn } from '../harness/pipeline.ts';
+import { gatewayOn, getJson, receiverOn, redisClient } from '../harness/pipeline.ts';
 import { removeDir, type ServerProcess, startNats, startRedis } from '../harness/servers.ts';
 
 // ---- reading the document ---------------------------------------------------
 
-const METHODS = ['get', 'post'] as const;
+const METHODS = ['get', 'post', 'delete'] as const;
+type HttpMethod = (typeof METHODS)[number];
 
 interface Located {
   path: string;
@@ -468,7 +469,7 @@ describe('OpenAPI document against the running services', function () {
     }
   });
 
-  const op = (path: string, method: 'get' | 'post' = 'get'): Operation => {
+  const op = (path: string, method: HttpMethod = 'get'): Operation => {
     const found = doc.paths[path]?.[method];
     if (!found) throw new Error(`${method} ${path} is not documented`);
     return found;
@@ -480,7 +481,7 @@ describe('OpenAPI document against the running services', function () {
   /** Sends an operation with its parameters' examples (or the values given). */
   async function send(
     path: string,
-    method: 'get' | 'post',
+    method: HttpMethod,
     values: Record<string, string> = {},
     init: RequestInit = {},
   ): Promise<Answer> {
@@ -491,7 +492,7 @@ describe('OpenAPI document against the running services', function () {
       if (value === undefined) continue;
       if (p.in === 'query') url.searchParams.set(p.name, value);
       if (p.in === 'header') headers[p.name] = value;
-      if (p.in === 'path') url.pathname = url.pathname.replace(`{${p.name}}`, value);
+      if (p.in === 'path') url.pathname = url.pathname.replace(`%7B${p.name}%7D`, value);
     }
     return answer(
       await fetch(url, {
@@ -503,7 +504,7 @@ describe('OpenAPI document against the running services', function () {
   }
 
   /** The answer is documented for its status: its content type, its schema, and the shape of an example. */
-  function expectDocumented(where: string, path: string, method: 'get' | 'post', got: Answer) {
+  function expectDocumented(where: string, path: string, method: HttpMethod, got: Answer) {
     const response = responseOf(doc, op(path, method), got.status);
     expect(response, `${where}: status ${got.status} (${got.text.slice(0, 200)})`).to.not.equal(
       undefined,
@@ -646,6 +647,71 @@ describe('OpenAPI document against the running services', function () {
     }
   });
 
+  /** An incident record in the gateway's Redis, as the rules consumer indexes it. */
+  async function seedIncident(id: string, state: 'open' | 'resolved'): Promise<void> {
+    const ex = doc.paths['/mon/api/v1/incidents/{id}']!.get!.responses['200'] as Response;
+    const view = ex.content!['application/json']!.examples!.resolved!.value as Record<
+      string,
+      unknown
+    >;
+    const {
+      opened_at: _o,
+      resolved_at: _r,
+      acknowledged: _a,
+      silenced_by: _s,
+      ...record
+    } = view as Record<string, unknown>;
+    const incident = {
+      ...record,
+      id,
+      state,
+      resolved_at_ms: state === 'open' ? null : record.resolved_at_ms,
+      resolution: state === 'open' ? null : 'recovered',
+    };
+    const r = redisClient(redis.url);
+    try {
+      await r.hset('{loadstar}:incidents', id, JSON.stringify(incident));
+      await r.zadd('{loadstar}:incidents:by-time', Number(record.opened_at_ms), id);
+      if (state === 'open')
+        await r.zadd('{loadstar}:incidents:open', Number(record.opened_at_ms), id);
+    } finally {
+      r.disconnect();
+    }
+  }
+
+  it('answers the silence and acknowledgement writes as documented', async () => {
+    await seedIncident('0a1b2c3d4e5f6789', 'open');
+    const acked = await send(
+      '/mon/api/v1/incidents/{id}/ack',
+      'post',
+      { id: '0a1b2c3d4e5f6789' },
+      {
+        headers: { ...bearer, 'content-type': 'application/json' },
+        body: JSON.stringify({ author: 'alice', comment: 'looking into it' }),
+      },
+    );
+    expect(acked.status, acked.text).to.equal(200);
+    expectDocumented('POST ack', '/mon/api/v1/incidents/{id}/ack', 'post', acked);
+    expect(JSON.parse(acked.text).acknowledged).to.include({ author: 'alice' });
+
+    const input = op('/mon/api/v1/silences', 'post').requestBody!.content['application/json']!
+      .examples!.maintenance!.value;
+    const created = await send(
+      '/mon/api/v1/silences',
+      'post',
+      {},
+      { headers: { ...bearer, 'content-type': 'application/json' }, body: JSON.stringify(input) },
+    );
+    expect(created.status, created.text).to.equal(201);
+    expectDocumented('POST silences', '/mon/api/v1/silences', 'post', created);
+    const { id } = JSON.parse(created.text) as { id: string };
+    const listed = await send('/mon/api/v1/silences', 'get');
+    expect(JSON.parse(listed.text).silences.map((s: { id: string }) => s.id)).to.include(id);
+    const deleted = await send('/mon/api/v1/silences/{id}', 'delete', { id }, { headers: bearer });
+    expect(deleted.status, deleted.text).to.equal(200);
+    expectDocumented('DELETE silence', '/mon/api/v1/silences/{id}', 'delete', deleted);
+  });
+
   /** How to provoke each documented error, by "operationId status example". */
   const post = async (path: string, body: string, headers: Record<string, string> = {}) =>
     answer(
@@ -757,6 +823,30 @@ describe('OpenAPI document against the running services', function () {
     return recipes;
   };
   const twoDaysAgo = () => Date.now() - 2 * 86_400_000;
+  const remove = async (path: string, headers: Record<string, string> = {}) =>
+    answer(await fetch(urlOf(path), { method: 'DELETE', headers }));
+  const silence = (change: Record<string, unknown>, drop?: string) => {
+    const input: Record<string, unknown> = {
+      matchers: { host: 'web-01' },
+      ends_at: new Date(Date.now() + 3_600_000).toISOString(),
+      comment: 'maintenance',
+      author: 'alice',
+      ...change,
+    };
+    if (drop) delete input[drop];
+    return post('/mon/api/v1/silences', JSON.stringify(input), bearer);
+  };
+  /** The id a documented error message names (seeded, so that the error occurs for real). */
+  const idIn = (operationId: string, status: number, example: string): string => {
+    const found = operations(doc).find((o) => o.operation.operationId === operationId)!;
+    const response = responseOf(doc, found.operation, status)!;
+    const text = (
+      response.content!['application/json']!.examples![example]!.value as {
+        error: string;
+      }
+    ).error;
+    return /\b[0-9a-f]{16}\b/.exec(text)![0];
+  };
   const many = (n: number, item: (i: number) => string) =>
     Array.from({ length: n }, (_, i) => item(i)).join(',');
   const tooLarge = `{"cpu":${'1'.repeat(300_000 - 8)}}`;
@@ -815,6 +905,39 @@ describe('OpenAPI document against the running services', function () {
     'listIncidents 400 badState': () => get('/mon/api/v1/incidents?state=closed'),
     'getIncident 400 badId': () => get('/mon/api/v1/incidents/INC-1'),
     'getIncident 404 unknown': () => get('/mon/api/v1/incidents/3f9c2a71b8d04e65'),
+    'ackIncident 400 badId': () => post('/mon/api/v1/incidents/INC-1/ack', '', bearer),
+    'ackIncident 400 badField': () =>
+      post('/mon/api/v1/incidents/0a1b2c3d4e5f6789/ack', '{"who": "alice"}', bearer),
+    'ackIncident 401 noToken': () => post('/mon/api/v1/incidents/0a1b2c3d4e5f6789/ack', ''),
+    'ackIncident 401 wrongToken': () =>
+      post('/mon/api/v1/incidents/0a1b2c3d4e5f6789/ack', '', { authorization: 'Bearer nope' }),
+    'ackIncident 404 unknown': () => post('/mon/api/v1/incidents/3f9c2a71b8d04e65/ack', '', bearer),
+    'ackIncident 409 resolved': async () => {
+      const id = idIn('ackIncident', 409, 'resolved');
+      await seedIncident(id, 'resolved');
+      return post(`/mon/api/v1/incidents/${id}/ack`, '', bearer);
+    },
+    'ackIncident 415 wrongType': () =>
+      post('/mon/api/v1/incidents/0a1b2c3d4e5f6789/ack', '{}', {
+        ...bearer,
+        'content-type': 'text/plain',
+      }),
+    'createSilence 400 noMatchers': () => silence({ matchers: {} }),
+    'createSilence 400 badMatcher': () => silence({ matchers: { hots: 'web-01' } }),
+    'createSilence 400 noEnd': () => silence({}, 'ends_at'),
+    'createSilence 400 pastEnd': () =>
+      silence({ ends_at: new Date(Date.now() - 1000).toISOString() }),
+    'createSilence 400 noAuthor': () => silence({}, 'author'),
+    'createSilence 401 noToken': () => post('/mon/api/v1/silences', '{}'),
+    'createSilence 401 wrongToken': () =>
+      post('/mon/api/v1/silences', '{}', { authorization: 'Bearer nope' }),
+    'createSilence 415 wrongType': () =>
+      post('/mon/api/v1/silences', '{}', { ...bearer, 'content-type': 'text/plain' }),
+    'deleteSilence 400 badId': () => remove('/mon/api/v1/silences/s-1', bearer),
+    'deleteSilence 401 noToken': () => remove('/mon/api/v1/silences/8d2e61f0a9c4b735'),
+    'deleteSilence 401 wrongToken': () =>
+      remove('/mon/api/v1/silences/8d2e61f0a9c4b735', { authorization: 'Bearer nope' }),
+    'deleteSilence 404 unknown': () => remove('/mon/api/v1/silences/8d2e61f0a9c4b735', bearer),
     'streamSamples 400 noHost': () => get('/mon/api/v1/stream'),
     'getDashboardFile 404 unknown': () => get('/mon/dashboard/nope.js'),
     'getDocsFile 404 unknown': () => get('/mon/docs/nope.js'),
@@ -901,6 +1024,12 @@ describe('OpenAPI document against the running services', function () {
       post('/mon/api/v1/recording/reset?host=web-01&confirm=yes', '', bearer),
     'listIncidents 503 redisAway': () => get('/mon/api/v1/incidents'),
     'getIncident 503 redisAway': () => get('/mon/api/v1/incidents/3f9c2a71b8d04e65'),
+    'ackIncident 503 redisAway': () =>
+      post('/mon/api/v1/incidents/3f9c2a71b8d04e65/ack', '', bearer),
+    'listSilences 503 redisAway': () => get('/mon/api/v1/silences'),
+    'createSilence 503 redisAway': () => silence({}),
+    'deleteSilence 503 redisAway': () => remove('/mon/api/v1/silences/8d2e61f0a9c4b735', bearer),
+    'listReceivers 503 redisAway': () => get('/mon/api/v1/receivers'),
     'gatewayReadyz 503 redisAway': () => get('/mon/readyz'),
     'receiverReadyz 503 redisAway': () => get('/readyz'),
     ...promRecipes(true),
@@ -924,7 +1053,7 @@ describe('OpenAPI document against the running services', function () {
   /** Every documented example of an error status, as "operationId status example". */
   function documentedErrors(
     away: boolean,
-  ): { key: string; path: string; method: 'get' | 'post'; example: unknown }[] {
+  ): { key: string; path: string; method: HttpMethod; example: unknown }[] {
     return operations(doc).flatMap(({ path, method, operation }) =>
       Object.keys(operation.responses)
         .filter((s) => Number(s) >= 400 && (Number(s) === 503) === away)

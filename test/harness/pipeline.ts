@@ -12,6 +12,8 @@ import { encodeSample, type Sample } from '../../proto/sample.ts';
 import { readRawPoints } from '../../proto/store/codec.ts';
 import { sampleMsgId, sampleSubject } from '../../proto/subjects.ts';
 import { readReceiverConfig } from '../../receiver/config.ts';
+import { readNotifierConfig } from '../../receiver/notifier/config.ts';
+import { type RunningNotifier, startNotifier } from '../../receiver/notifier/service.ts';
 import { readRulesConfig } from '../../receiver/rules/config.ts';
 import { type RunningRules, startRules } from '../../receiver/rules/service.ts';
 import { type RunningReceiver, startReceiver } from '../../receiver/service.ts';
@@ -29,6 +31,7 @@ export function testEnv(overrides: Record<string, string> = {}): Env {
     GRPC_URL: '127.0.0.1:0',
     CONSUMER_URL: 'http://127.0.0.1:0/',
     RULES_URL: 'http://127.0.0.1:0/',
+    NOTIFIER_URL: 'http://127.0.0.1:0/',
     LOG_LEVEL: 'warn',
     ...overrides,
   };
@@ -124,4 +127,12 @@ export async function rulesOn(
   const log = createMemoryLog('rules');
   const rules = await startRules(readRulesConfig(testEnv(overrides)), log);
   return Object.assign(rules, { log });
+}
+
+export async function notifierOn(
+  overrides: Record<string, string> = {},
+): Promise<RunningNotifier & { log: ReturnType<typeof createMemoryLog> }> {
+  const log = createMemoryLog('notifier');
+  const notifier = await startNotifier(readNotifierConfig(testEnv(overrides)), log);
+  return Object.assign(notifier, { log });
 }

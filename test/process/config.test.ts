@@ -32,6 +32,14 @@ describe('a bad setting stops a service at start', function () {
       'redis-sentinel://127.0.0.1:26379',
       'with the primary they watch',
     ],
+    [
+      'notifier',
+      'receiver/notifier/main.ts',
+      'ALERTMANAGER_URLS',
+      'am.example:9093',
+      'must start with http:// or https://',
+    ],
+    ['notifier', 'receiver/notifier/main.ts', 'ALERT_RETRY_MAX', 'soon', 'is not a duration'],
     ['producer', 'producer/main.ts', 'INTERVAL', '-1', 'below the minimum'],
     ['producer', 'producer/main.ts', 'HOST', 'my host', 'does not match'],
   ] as const) {
@@ -50,6 +58,7 @@ const ENTRY_POINTS = [
   ['receiver', 'receiver/main.ts', 'MAX_HOSTS=10000'],
   ['consumer', 'receiver/store/main.ts', 'STORE_CHECKPOINT=2s'],
   ['rules', 'receiver/rules/main.ts', 'RULES_URL=http://localhost:8092/'],
+  ['notifier', 'receiver/notifier/main.ts', 'NOTIFIER_URL=http://localhost:8093/'],
   ['gateway', 'gateway/main.ts', 'GRPC_URL=127.0.0.1:50051'],
   ['producer', 'producer/main.ts', 'INTERVAL=5'],
   ['tap', 'deploy/tap.ts', 'NATS_URL=nats://127.0.0.1:4222'],
