@@ -6,7 +6,9 @@ import { InputError, parseTime } from '../proto/sample.ts';
 import {
   MINUTE_MS,
   type MinutePoint,
+  type MinuteSeries,
   readMinutePoints,
+  readMinuteSeries,
   readRawPoints,
 } from '../proto/store/codec.ts';
 import type { JsonText } from './json-text.ts';
@@ -91,6 +93,17 @@ export async function readMinutes(
   return readMinutePoints(redis, host, metric, from, to).catch(unavailable);
 }
 
+/** The same as columns, for an answer of tens of thousands of minutes. */
+export async function readMinuteColumns(
+  redis: RedisClient,
+  host: string,
+  metric: string,
+  from: number,
+  to: number,
+): Promise<MinuteSeries> {
+  return readMinuteSeries(redis, host, metric, from, to).catch(unavailable);
+}
+
 /**
  * Raw points with a null point wherever the next sample came later than
  * `gapMs` after the previous one (and at either end of the range).
@@ -115,52 +128,41 @@ export function markGaps(
   return out;
 }
 
-/** Every minute of the range, with its average, count, min and max, or nulls where none arrived. */
-export function fillMinutes(
-  points: MinutePoint[],
-  from: number,
-  to: number,
-): (MinutePoint | { time: number; count: 0 })[] {
-  const out: (MinutePoint | { time: number; count: 0 })[] = [];
-  // Both are in time order: one walk, no look-ups.
-  let next = 0;
-  for (let minute = from - (from % MINUTE_MS); minute <= to; minute += MINUTE_MS) {
-    while (next < points.length && points[next]!.time < minute) next++;
-    const point = points[next];
-    out.push(point && point.time === minute ? point : { time: minute, count: 0 });
-  }
-  return out;
-}
-
 /** Writes [[time, value], ...], value null where a gap starts. */
 export function writeRawPoints(out: JsonText, points: RawPoint[]): void {
   out.text('[');
   for (let i = 0; i < points.length; i++) {
     const [t, v] = points[i]!;
     if (i > 0) out.comma();
-    out.text('[').integer(t).comma();
+    out.open().integer(t).comma();
     if (v === null) out.text('null]');
-    else out.float(v).text(']');
+    else out.float(v).close();
   }
   out.text(']');
 }
 
-/** Writes [[time, avg, count, min, max], ...]; the average is the codec's exact one. */
-export function writeMinutePoints(out: JsonText, points: ReturnType<typeof fillMinutes>): void {
+/**
+ * Writes [[time, avg, count, min, max], ...] for every minute of [from, to],
+ * nulls where none arrived; the average is the codec's exact one.
+ */
+export function writeMinutes(out: JsonText, series: MinuteSeries, from: number, to: number): void {
   out.text('[');
-  for (let i = 0; i < points.length; i++) {
-    const p = points[i]!;
-    if (i > 0) out.comma();
-    out.text('[').integer(p.time).comma();
-    if (p.count === 0) {
+  let next = 0;
+  let first = true;
+  for (let minute = from - (from % MINUTE_MS); minute <= to; minute += MINUTE_MS) {
+    if (!first) out.comma();
+    first = false;
+    out.open().integer(minute).comma();
+    while (next < series.length && series.time[next]! < minute) next++;
+    if (next >= series.length || series.time[next] !== minute) {
       out.text('null,0,null,null]');
       continue;
     }
-    const { avg, min, max, scale } = p as MinutePoint;
-    out.float(avg).comma().integer(p.count).comma();
-    if (scale === null) out.float(min).comma().float(max);
-    else out.decimal(min, scale).comma().decimal(max, scale);
-    out.text(']');
+    const scale = series.scale[next]!;
+    out.float(series.avg[next]!).comma().integer(series.count[next]!).comma();
+    if (scale < 0) out.float(series.min[next]!).comma().float(series.max[next]!);
+    else out.decimal(series.min[next]!, scale).comma().decimal(series.max[next]!, scale);
+    out.close();
   }
   out.text(']');
 }

@@ -31,8 +31,22 @@ export class JsonText {
   }
 
   comma(): this {
+    return this.byte(COMMA);
+  }
+
+  /** `[`, as a row of points starts. */
+  open(): this {
+    return this.byte(0x5b);
+  }
+
+  /** `]` */
+  close(): this {
+    return this.byte(0x5d);
+  }
+
+  private byte(b: number): this {
     this.room(1);
-    this.buf[this.at++] = COMMA;
+    this.buf[this.at++] = b;
     return this;
   }
 
@@ -62,7 +76,14 @@ export class JsonText {
       this.buf[this.at++] = ZERO;
       return this;
     }
-    return this.text(renderFloat(value));
+    return this.ascii(renderFloat(value));
+  }
+
+  /** A short ASCII text (a number's): copied by hand, cheaper than a call into Buffer.write. */
+  private ascii(text: string): this {
+    this.room(text.length);
+    for (let i = 0; i < text.length; i++) this.buf[this.at++] = text.charCodeAt(i);
+    return this;
   }
 
   /**

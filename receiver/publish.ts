@@ -13,6 +13,12 @@ export interface PublishAck {
   duplicate: boolean;
 }
 
+interface Queued {
+  subject: string;
+  data: string;
+  msgId: string;
+}
+
 interface Waiting {
   resolve: (ack: PublishAck) => void;
   reject: (err: Error) => void;
@@ -26,6 +32,8 @@ export class JetStreamPublisher {
   private readonly sweeper: NodeJS.Timeout;
   private counter = 0;
   private closed = false;
+  /** Publishes asked for in this turn of the event loop, sent together at its end. */
+  private queued: (Queued & Pick<Waiting, 'resolve' | 'reject'>)[] = [];
 
   constructor(
     private readonly nc: NatsConnection,
@@ -57,20 +65,38 @@ export class JetStreamPublisher {
     }
   }
 
-  /** Publishes with a Nats-Msg-Id; rejects when JetStream does not acknowledge within the timeout. */
+  /**
+   * Publishes with a Nats-Msg-Id; rejects when JetStream does not acknowledge
+   * within the timeout. Publishes asked for in one turn of the event loop (the
+   * requests that arrived together) leave in one socket write, in the order asked.
+   */
   publish(subject: string, data: string, msgId: string): Promise<PublishAck> {
-    const token = (++this.counter).toString(36);
-    const h = headers();
-    h.set('Nats-Msg-Id', msgId);
     return new Promise((resolve, reject) => {
-      this.waiting.set(token, { resolve, reject, deadline: Date.now() + this.timeoutMs });
+      this.queued.push({ subject, data, msgId, resolve, reject });
+      if (this.queued.length === 1) setImmediate(() => this.send());
+    });
+  }
+
+  private send(): void {
+    const queued = this.queued;
+    this.queued = [];
+    const deadline = Date.now() + this.timeoutMs;
+    for (const { subject, data, msgId, resolve, reject } of queued) {
+      if (this.closed) {
+        reject(new Error('publisher closed'));
+        continue;
+      }
+      const token = (++this.counter).toString(36);
+      const h = headers();
+      h.set('Nats-Msg-Id', msgId);
+      this.waiting.set(token, { resolve, reject, deadline });
       try {
         this.nc.publish(subject, data, { reply: `${this.prefix}.${token}`, headers: h });
       } catch (err) {
         this.waiting.delete(token);
         reject(err as Error);
       }
-    });
+    }
   }
 
   close(): void {

@@ -5,12 +5,11 @@ import { renderFloat } from '../../proto/float.ts';
 import { keys } from '../../proto/keys.ts';
 import { InputError } from '../../proto/sample.ts';
 import {
-  fillMinutes,
   markGaps,
   parseRange,
-  readMinutes,
+  readMinuteColumns,
   readRaw,
-  writeMinutePoints,
+  writeMinutes,
   writeRawPoints,
 } from '../history.ts';
 import { JsonText } from '../json-text.ts';
@@ -63,13 +62,9 @@ export const historyRoutes: RouteGroup = (
       out.text(`,"gap_after_ms":${Math.round(gapMs)},"columns":["time","value"],"points":`);
       writeRawPoints(out, points);
     } else {
-      const points = fillMinutes(
-        await readMinutes(redis, host, metric!, range.from, range.to),
-        range.from,
-        range.to,
-      );
+      const series = await readMinuteColumns(redis, host, metric!, range.from, range.to);
       out.text(',"columns":["time","avg","count","min","max"],"points":');
-      writeMinutePoints(out, points);
+      writeMinutes(out, series, range.from, range.to);
     }
     ctx.status = 200;
     ctx.type = 'application/json';

@@ -32,8 +32,8 @@
 // - v even: a step: the same interval as before; value mantissa += unzigzag(v / 2).
 // - v % 4 = 1: a jump: mantissa += unzigzag((v - 1) / 4); then varint zigzag(dod):
 //   interval += dod; time += interval.
-// - v = 3: a base: varint time offset in the block (ms), scale byte, varint zigzag(mantissa);
-//   steps and jumps after it count from it (interval 0).
+// - v = 3: a base: varint time offset in the block (ms), scale byte, varint zigzag(mantissa),
+//   varint zigzag(interval); steps and jumps after it count from it.
 // - v = 7: a standalone decimal (same fields as a base), v = 11: a standalone double
 //   (varint offset, 8-byte little-endian double); neither moves the chain. Late
 //   samples and doubles that are no short decimal are standalone.
@@ -44,8 +44,9 @@
 // "the chain's next minute, with its count" (chained only; the two fields are left out).
 // Then the minute of the day (chained: varint zigzag(delta from the chain's last
 // minute); else varint), varint count, and either three little-endian doubles sum, min, max, or
-// decimals: varint zigzag(min - m0) where m0 is the chain's last decimal min when a
-// chained record has its scale, else 0; varint (max - min); varint (sum - count * min).
+// decimals: varint zigzag(min - m0) where m0 is the chain's last min when a chained
+// record has the scale of the chain's last record, else 0 (a record of doubles
+// leaves 0 behind); varint (max - min); varint (sum - count * min).
 // A base starts the chain anew, a standalone (a late sample's minute) leaves it alone.
 // A minute may have several records (a late sample after the minute closed); readers
 // add them up. The minute still open sits in the state hash, not in a block.
@@ -228,9 +229,10 @@ export function decodeRawBlock(
       times.push(pointTime);
       values.push(m / POW10[scale]!);
       if (v === 3) {
+        at = varintAt(block, at, cursor);
         chained = true;
         time = pointTime;
-        interval = 0;
+        interval = unzigzag(cursor.value);
         divisor = POW10[scale]!;
         mantissa = m;
       }
@@ -259,7 +261,7 @@ export interface MinutePoint {
  * Minutes as stored, column by column (a 30-day read holds 43,200 of them): a
  * decimal (sum, min, max are mantissas of `scale`) or doubles (scale -1).
  */
-export class MinuteParts {
+class MinuteParts {
   readonly time: number[] = [];
   readonly count: number[] = [];
   readonly scale: number[] = [];
@@ -277,7 +279,7 @@ export class MinuteParts {
   }
 }
 
-export function decodeMinuteBlock(block: Buffer, day: number, out: MinuteParts): void {
+function decodeMinuteBlock(block: Buffer, day: number, out: MinuteParts): void {
   if (block.length === 0 || block[0] !== BLOCK_VERSION) return;
   const start = day * DAY_MS;
   const cursor = { value: 0 };
@@ -323,13 +325,8 @@ export function decodeMinuteBlock(block: Buffer, day: number, out: MinuteParts):
       if (kind === 2) continue;
       lastMinute = minute;
       lastCount = count;
-      if (!doubles) {
-        lastLow = low;
-        lastScale = scale;
-      } else if (kind === 1) {
-        lastLow = 0;
-        lastScale = 0;
-      }
+      lastLow = doubles ? 0 : low;
+      lastScale = doubles ? 0 : scale;
     }
   } catch (err) {
     if (!(err instanceof Truncated)) throw err;
@@ -346,8 +343,58 @@ function decodeOpenMinute(state: Buffer | null, out: MinuteParts): void {
 
 const EXACT = 2 ** 53;
 
-/** Adds up the parts of each minute in [from, to] and gives each its exact average; oldest first. */
-export function mergeMinutes(parts: MinuteParts, from: number, to: number): MinutePoint[] {
+/** One-minute aggregates column by column, oldest first: what a long read keeps cheap. */
+export class MinuteSeries {
+  readonly time: number[] = [];
+  readonly count: number[] = [];
+  readonly sum: number[] = [];
+  readonly avg: number[] = [];
+  readonly min: number[] = [];
+  readonly max: number[] = [];
+  /** The decimals of the minute's values when all were short decimals, else -1. */
+  readonly scale: number[] = [];
+
+  get length(): number {
+    return this.time.length;
+  }
+
+  /** Adds a minute from its stored form (decimal mantissas of `scale`, or doubles when scale is -1). */
+  add(time: number, count: number, scale: number, sum: number, min: number, max: number): void {
+    this.time.push(time);
+    this.count.push(count);
+    this.scale.push(scale);
+    if (scale < 0) {
+      this.sum.push(sum);
+      this.avg.push(sum / count);
+      this.min.push(min);
+      this.max.push(max);
+      return;
+    }
+    const d = POW10[scale]!;
+    const divisor = count * d;
+    this.sum.push(sum / d);
+    // One division of two exact integers: the correctly rounded average of the exact sum.
+    this.avg.push(divisor < EXACT ? sum / divisor : sum / d / count);
+    this.min.push(min / d);
+    this.max.push(max / d);
+  }
+
+  point(i: number): MinutePoint {
+    const scale = this.scale[i]!;
+    return {
+      time: this.time[i]!,
+      count: this.count[i]!,
+      sum: this.sum[i]!,
+      avg: this.avg[i]!,
+      min: this.min[i]!,
+      max: this.max[i]!,
+      scale: scale < 0 ? null : scale,
+    };
+  }
+}
+
+/** Adds up the parts of each minute in [from, to] and gives each its exact average. */
+function mergeMinutes(parts: MinuteParts, from: number, to: number): MinuteSeries {
   // Blocks come day by day and records in order, bar late ones: sort only when needed.
   let order: number[] | null = null;
   for (let i = 1; i < parts.time.length; i++) {
@@ -356,7 +403,7 @@ export function mergeMinutes(parts: MinuteParts, from: number, to: number): Minu
       break;
     }
   }
-  const points: MinutePoint[] = [];
+  const series = new MinuteSeries();
   let time = Number.NaN;
   let count = 0;
   let scale = 0;
@@ -368,7 +415,7 @@ export function mergeMinutes(parts: MinuteParts, from: number, to: number): Minu
     const t = parts.time[i]!;
     if (t < from || t > to) continue;
     if (t !== time) {
-      if (count > 0) points.push(minutePoint(time, count, scale, sum, min, max));
+      if (count > 0) series.add(time, count, scale, sum, min, max);
       time = t;
       count = parts.count[i]!;
       scale = parts.scale[i]!;
@@ -405,31 +452,8 @@ export function mergeMinutes(parts: MinuteParts, from: number, to: number): Minu
     max = Math.max(max / da, parts.max[i]! / db);
     scale = -1;
   }
-  if (count > 0) points.push(minutePoint(time, count, scale, sum, min, max));
-  return points;
-}
-
-function minutePoint(
-  time: number,
-  count: number,
-  scale: number,
-  sum: number,
-  min: number,
-  max: number,
-): MinutePoint {
-  if (scale < 0) return { time, count, sum, avg: sum / count, min, max, scale: null };
-  const d = POW10[scale]!;
-  const divisor = count * d;
-  return {
-    time,
-    count,
-    sum: sum / d,
-    // One division of two exact integers: the correctly rounded average of the exact sum.
-    avg: divisor < EXACT ? sum / divisor : sum / d / count,
-    min: min / d,
-    max: max / d,
-    scale,
-  };
+  if (count > 0) series.add(time, count, scale, sum, min, max);
+  return series;
 }
 
 /** Anything that can run these reads: a client, a pipeline or a MULTI. */
@@ -481,14 +505,14 @@ export async function readRawPoints(
   return rawPoints(hours, await redis.mgetBuffer(...blockKeys), from, to);
 }
 
-/** The one-minute aggregates of the minutes in [from, to] that have any, oldest first. */
-export async function readMinutePoints(
+/** The one-minute aggregates of the minutes in [from, to] that have any, oldest first, as columns. */
+export async function readMinuteSeries(
   redis: BufferReads,
   host: string,
   metric: string,
   from: number,
   to: number,
-): Promise<MinutePoint[]> {
+): Promise<MinuteSeries> {
   const days: number[] = [];
   for (let day = dayOf(from); day <= dayOf(to); day++) days.push(day);
   const [blocks, state] = await Promise.all([
@@ -501,6 +525,18 @@ export async function readMinutePoints(
   });
   decodeOpenMinute(state, parts);
   return mergeMinutes(parts, from - (from % MINUTE_MS), to);
+}
+
+/** The one-minute aggregates of the minutes in [from, to] that have any, oldest first. */
+export async function readMinutePoints(
+  redis: BufferReads,
+  host: string,
+  metric: string,
+  from: number,
+  to: number,
+): Promise<MinutePoint[]> {
+  const series = await readMinuteSeries(redis, host, metric, from, to);
+  return Array.from({ length: series.length }, (_, i) => series.point(i));
 }
 
 /** Samples raw history keeps now, from the host's `kept` counts. */
@@ -539,42 +575,54 @@ const script = (name: string) => readFileSync(new URL(name, import.meta.url), 'u
 const STORE = script('./store.lua');
 const FOLD = script('./fold.lua');
 
-/** The Lua the fold runs, as whole scripts (each a library and an entry). */
+/**
+ * The Lua the fold runs, as whole scripts (each a library and an entry). Every
+ * fold script takes the arguments fold.lua describes — settings, then a group of
+ * samples per host — and answers an outcome per sample, in order.
+ */
 export const scripts = {
-  /** KEYS[1] any key of the host; ARGV as fold.lua says. Returns an outcome per sample. */
-  foldHost: `${STORE}\n${FOLD}\nreturn fold_host(ARGV)`,
-  /**
-   * KEYS[1] {loadstar}:latest, KEYS[2] {loadstar}:hosts; ARGV[1] host, then per sample
-   * time, interval, metrics.
-   */
+  /** The hosts' own keys. KEYS[1]: a key of the (one) host, to route the call on a Cluster. */
+  foldHost: `${STORE}\n${FOLD}
+local outcomes = {}
+each_group(ARGV, function(host, first, n) fold_host(host, ARGV, first, n, outcomes) end)
+return outcomes`,
+  /** The keys that span hosts. KEYS[1] {loadstar}:latest, KEYS[2] {loadstar}:hosts. */
   foldLatest: `${STORE}\n${FOLD}
-for i = 2, #ARGV, 3 do fold_latest(KEYS[1], KEYS[2], ARGV[1], ARGV[i], ARGV[i + 1], ARGV[i + 2]) end
+each_group(ARGV, function(host, first, n) fold_latest(KEYS[1], KEYS[2], host, ARGV, first, n) end)
 return 1`,
   /**
    * Both as one, for a single Redis server, where keys of different hash tags may
-   * meet in one script: one round trip. The cross-host part runs first, as in the
-   * two-call form. KEYS[1] any key of the host, [2] latest, [3] hosts, [4] all
-   * hosts' recording rules; ARGV as fold_host's.
+   * meet in one script: one round trip for any number of hosts. The cross-host
+   * part of each group runs first, as in the two-call form. KEYS[1] {loadstar}:latest,
+   * [2] {loadstar}:hosts, [3] all hosts' recording rules.
    */
-  foldBoth: `${STORE}\n${FOLD}
-local all = redis.call('HMGET', KEYS[4], 'paused', 'wiped_before')
+  foldAll: `${STORE}\n${FOLD}
+local all = redis.call('HMGET', KEYS[3], 'paused', 'wiped_before')
 if all[1] or all[2] then
-  ARGV[5] = all[1] or ''
-  ARGV[6] = all[2] or '0'
+  ARGV[4] = all[1] or ''
+  ARGV[5] = all[2] or '0'
 end
-for i = 7, #ARGV, 4 do fold_latest(KEYS[2], KEYS[3], ARGV[1], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]) end
-return fold_host(ARGV)`,
-  /** KEYS[1] any key of the host; ARGV[1] host, then id hashes. Returns 1 (folded before) or 0 per hash. */
+local outcomes = {}
+each_group(ARGV, function(host, first, n)
+  fold_latest(KEYS[1], KEYS[2], host, ARGV, first, n)
+  fold_host(host, ARGV, first, n, outcomes)
+end)
+return outcomes`,
+  /** ARGV: groups of host, n, n id hashes (KEYS[1] routes a one-host call). Answers 1 (folded before) or 0 per hash. */
   check: `${STORE}
-local p = host_prefix(ARGV[1])
 local found = {}
-for i = 2, #ARGV do
-  found[#found + 1] = dedup_has(redis.call('GET', dedup_key(p, ARGV[i])), ARGV[i]) and 1 or 0
+local i = 1
+while i <= #ARGV do
+  local p, n = host_prefix(ARGV[i]), tonumber(ARGV[i + 1])
+  for j = i + 2, i + 1 + n do
+    found[#found + 1] = dedup_has(redis.call('GET', dedup_key(p, ARGV[j])), ARGV[j]) and 1 or 0
+  end
+  i = i + 2 + n
 end
 return found`,
 };
 
-/** One sample as the fold script takes it (four arguments). */
+/** A sample's four fold arguments (see fold.lua). */
 export function foldArguments(sample: {
   id: string;
   time: number;

@@ -49,7 +49,7 @@ local function parse_token(token)
 end
 
 -- The per-metric append state: where the raw chain and the pending minute stand.
--- 1 raw block (hour, -1 none) 2 last time 3 last delta 4 scale 5 mantissa
+-- 1 raw block (hour, -1 none) 2 last time 3 last interval 4 scale 5 mantissa
 -- 6 pending minute (ms, -1 none) 7 count 8 doubles (1) or decimal (0) 9 scale 10 sum 11 min 12 max
 -- 13 aggregate chain day (-1 none) 14 its last minute of day 15 its last min 16 that min's scale
 -- 17 its last count
@@ -64,15 +64,21 @@ local function save_state(state)
   return struct.pack(STATE, unpack(state, 1, 17))
 end
 
--- Appends to a block. A block that did not exist gets the version byte and `fresh`
--- (a form of the same point that needs nothing before it) instead, and its expiry.
--- Returns true when the block was new.
-local function append_block(key, point, fresh, expire_at)
-  local len = redis.call('APPEND', key, point)
-  if len > #point then return false end
-  redis.call('SET', key, BLOCK_VERSION .. fresh)
-  redis.call('PEXPIREAT', key, expire_at)
-  return true
+-- What one call appends, gathered so that each block gets one APPEND at the end.
+-- A block that did not exist gets the version byte and, in place of its first
+-- point, `fresh`: a form of that point that needs nothing before it.
+local function new_writes()
+  return { keys = {}, by_key = {}, trims = {} }
+end
+
+local function emit(writes, key, point, fresh, expire_at)
+  local w = writes.by_key[key]
+  if w then
+    w.parts[#w.parts + 1] = point
+    return
+  end
+  writes.by_key[key] = { parts = { point }, fresh = fresh, first = #point, expire_at = expire_at }
+  writes.keys[#writes.keys + 1] = key
 end
 
 -- A block grows with spare room behind it (Redis doubles a string it appends to);
@@ -80,6 +86,18 @@ end
 local function trim_block(key)
   local text = redis.call('GET', key)
   if text then redis.call('SET', key, text, 'KEEPTTL') end
+end
+
+local function flush_writes(writes)
+  for _, key in ipairs(writes.keys) do
+    local w = writes.by_key[key]
+    local text = table.concat(w.parts)
+    if redis.call('APPEND', key, text) == #text then
+      redis.call('SET', key, BLOCK_VERSION .. w.fresh .. sub(text, w.first + 1))
+      redis.call('PEXPIREAT', key, w.expire_at)
+    end
+  end
+  for _, key in ipairs(writes.trims) do trim_block(key) end
 end
 
 local function raw_key(prefix, hour, metric)
@@ -97,8 +115,8 @@ local function raw_block_of(prefix, t, raw_retention)
   }
 end
 
-local function raw_base(offset, scale, mantissa)
-  return '\3' .. varint(offset) .. char(scale) .. varint(zigzag(mantissa))
+local function raw_base(offset, scale, mantissa, interval)
+  return '\3' .. varint(offset) .. char(scale) .. varint(zigzag(mantissa)) .. varint(zigzag(interval))
 end
 
 local function raw_single(offset, scale, mantissa)
@@ -112,19 +130,19 @@ end
 -- One raw point (block: raw_block_of the sample's time). In time order within the
 -- open block it is a step (same interval) or a jump from the last point;
 -- otherwise a base or a standalone point.
-local function put_raw(prefix, block, metric, state, t, mantissa, scale, double)
+local function put_raw(writes, prefix, block, metric, state, t, mantissa, scale, double)
   local hour = block.hour
   local key = block.keys .. metric
   if not mantissa then
     local point = raw_double(block.offset, double)
-    append_block(key, point, point, block.expire_at)
+    emit(writes, key, point, point, block.expire_at)
     return
   end
   if state[1] == hour and t >= state[2] then
+    local delta = t - state[2]
     local m = mantissa
     if scale < state[4] then m = mantissa * POW10[state[4] - scale] end
     if scale <= state[4] and m < MANTISSA_LIMIT and m > -MANTISSA_LIMIT then
-      local delta = t - state[2]
       local dod = delta - state[3]
       local dv = zigzag(m - state[5])
       local point
@@ -133,33 +151,31 @@ local function put_raw(prefix, block, metric, state, t, mantissa, scale, double)
       else
         point = varint(dv * 4 + 1) .. varint(zigzag(dod))
       end
-      local len = redis.call('APPEND', key, point)
-      if len > #point then
-        state[2], state[3], state[5] = t, delta, m
-        return
-      end
-      -- The block vanished under the chain (deleted or expired): it starts again from this point.
-      redis.call('SET', key, BLOCK_VERSION .. raw_base(block.offset, scale, mantissa))
-      redis.call('PEXPIREAT', key, block.expire_at)
-      state[2], state[3], state[4], state[5] = t, 0, scale, mantissa
+      emit(writes, key, point, raw_base(block.offset, state[4], m, delta), block.expire_at)
+      state[2], state[3], state[5] = t, delta, m
       return
     end
     -- A finer scale than the chain's: the chain starts again from this point.
-    local base = raw_base(block.offset, scale, mantissa)
-    append_block(key, base, base, block.expire_at)
-    state[2], state[3], state[4], state[5] = t, 0, scale, mantissa
+    local base = raw_base(block.offset, scale, mantissa, delta)
+    emit(writes, key, base, base, block.expire_at)
+    state[2], state[3], state[4], state[5] = t, delta, scale, mantissa
     return
   end
   if state[1] < hour then
-    if state[1] >= 0 then trim_block(raw_key(prefix, state[1], metric)) end
-    local base = raw_base(block.offset, scale, mantissa)
-    append_block(key, base, base, block.expire_at)
-    state[1], state[2], state[3], state[4], state[5] = hour, t, 0, scale, mantissa
+    -- A newer block: its chain carries on the interval, so its second point is a step too.
+    local interval = 0
+    if state[1] >= 0 then
+      writes.trims[#writes.trims + 1] = raw_key(prefix, state[1], metric)
+      interval = t - state[2]
+    end
+    local base = raw_base(block.offset, scale, mantissa, interval)
+    emit(writes, key, base, base, block.expire_at)
+    state[1], state[2], state[3], state[4], state[5] = hour, t, interval, scale, mantissa
     return
   end
   -- Late: the chain goes on from its own last point.
   local point = raw_single(block.offset, scale, mantissa)
-  append_block(key, point, point, block.expire_at)
+  emit(writes, key, point, point, block.expire_at)
 end
 
 local function minute_key(prefix, day, metric)
@@ -226,7 +242,7 @@ local function pending_add(state, mantissa, scale, double)
 end
 
 -- Moves the pending minute into its day's block, chained to the record before it.
-local function pending_flush(prefix, metric, state, minute_retention)
+local function pending_flush(writes, prefix, metric, state, minute_retention)
   if state[6] < 0 then return end
   local day = floor(state[6] / DAY_MS)
   local minute_of_day = (state[6] - day * DAY_MS) / MINUTE_MS
@@ -236,26 +252,26 @@ local function pending_flush(prefix, metric, state, minute_retention)
   if state[13] == day then
     record = minute_record(0, minute_of_day, state[7], doubles, state[9], state[10], state[11], state[12], state)
   elseif state[13] >= 0 then
-    trim_block(minute_key(prefix, state[13], metric))
+    writes.trims[#writes.trims + 1] = minute_key(prefix, state[13], metric)
   end
-  local key = minute_key(prefix, day, metric)
-  local based = append_block(key, record, fresh, (day + 1) * DAY_MS + minute_retention) or record == fresh
+  emit(writes, minute_key(prefix, day, metric), record, fresh, (day + 1) * DAY_MS + minute_retention)
   state[13], state[14], state[17] = day, minute_of_day, state[7]
-  if not doubles then
-    state[15], state[16] = state[11], state[9]
-  elseif based then
+  -- A record of doubles leaves no decimal min to count from (chained or base alike).
+  if doubles then
     state[15], state[16] = 0, 0
+  else
+    state[15], state[16] = state[11], state[9]
   end
   state[6] = -1
 end
 
 -- One value into the minute aggregates: the pending minute, or a standalone record for a closed one.
-local function put_minute(prefix, metric, state, t, mantissa, scale, double, minute_retention)
+local function put_minute(writes, prefix, metric, state, t, mantissa, scale, double, minute_retention)
   local minute = t - t % MINUTE_MS
   if state[6] == minute then
     pending_add(state, mantissa, scale, double)
   elseif state[6] < minute then
-    pending_flush(prefix, metric, state, minute_retention)
+    pending_flush(writes, prefix, metric, state, minute_retention)
     pending_start(state, minute, mantissa, scale, double)
   else
     local day = floor(minute / DAY_MS)
@@ -266,7 +282,7 @@ local function put_minute(prefix, metric, state, t, mantissa, scale, double, min
     else
       record = minute_record(2, minute_of_day, 1, true, 0, double, double, double)
     end
-    append_block(minute_key(prefix, day, metric), record, record, (day + 1) * DAY_MS + minute_retention)
+    emit(writes, minute_key(prefix, day, metric), record, record, (day + 1) * DAY_MS + minute_retention)
   end
 end
 
@@ -290,13 +306,15 @@ local function dedup_has(shard, hash)
   end
 end
 
--- Adds an id hash, stamped with the second it was folded. Once the oldest entry has
--- been past keeping for a quarter of the keeping time, the shard is rewritten
--- without the entries past keeping; so it is rewritten about four times per keeping time.
-local function dedup_add(key, shard, hash, now_ms, keep_ms)
-  local now_s = floor(now_ms / 1000)
+-- Adds id hashes to a shard, stamped with the second they were folded (stamp_ms). Once
+-- the oldest entry has been past keeping for a quarter of the keeping time, the
+-- shard is rewritten without the entries past keeping; so it is rewritten about
+-- four times per keeping time.
+local function dedup_add(key, shard, entries, stamp_ms, keep_ms)
+  local now_s = floor(stamp_ms / 1000)
   local keep_s = math.ceil(keep_ms / 1000)
-  local entry = hash .. struct.pack('>I4', now_s)
+  local added = {}
+  for i, hash in ipairs(entries) do added[i] = hash .. struct.pack('>I4', now_s) end
   if shard and #shard >= DEDUP_ENTRY and now_s - struct.unpack('>I4', shard, 9) > keep_s * 1.25 then
     local kept = {}
     for at = 1, #shard - DEDUP_ENTRY + 1, DEDUP_ENTRY do
@@ -304,11 +322,10 @@ local function dedup_add(key, shard, hash, now_ms, keep_ms)
         kept[#kept + 1] = sub(shard, at, at + DEDUP_ENTRY - 1)
       end
     end
-    kept[#kept + 1] = entry
-    redis.call('SET', key, table.concat(kept), 'PX', keep_ms)
+    redis.call('SET', key, table.concat(kept) .. table.concat(added), 'PX', keep_ms)
     return
   end
-  redis.call('APPEND', key, entry)
+  redis.call('APPEND', key, table.concat(added))
   redis.call('PEXPIRE', key, keep_ms)
 end
 

@@ -19,6 +19,7 @@ local raw_retention = tonumber(ARGV[6])
 local minute_retention = tonumber(ARGV[7])
 local p = host_prefix(host)
 local now = redis_now()
+local writes = new_writes()
 
 -- A value as layout 1 wrote it (JavaScript's shortest text of the double) as a
 -- decimal mantissa and scale when it is a short decimal, else nil and the double.
@@ -48,9 +49,10 @@ if kind == 'raw' then
       else
         point = raw_double(block.offset, scale_or_double)
       end
-      append_block(block.keys .. what, point, point, block.expire_at)
+      emit(writes, block.keys .. what, point, point, block.expire_at)
     end
   end
+  flush_writes(writes)
   if #members > 0 then redis.call('ZREMRANGEBYRANK', key, 0, #members - 1) end
   return redis.call('ZCARD', key)
 end
@@ -83,10 +85,11 @@ if kind == 'minutes' then
         end
       end
       record = record or minute_record(2, minute_of_day, count, true, 0, tonumber(sum), tonumber(low), tonumber(high))
-      append_block(minute_key(p, day, metric), record, record, (day + 1) * DAY_MS + minute_retention)
+      emit(writes, minute_key(p, day, metric), record, record, (day + 1) * DAY_MS + minute_retention)
     end
     done[#done + 1] = fields[i]
   end
+  flush_writes(writes)
   if #done > 0 then redis.call('HDEL', key, unpack(done)) end
   return { redis.call('HLEN', key), answer[1] }
 end
@@ -105,7 +108,7 @@ if kind == 'seen' then
       local hash = char(unpack(bytes))
       local shard_key = dedup_key(p, hash)
       local shard = redis.call('GET', shard_key)
-      if not dedup_has(shard, hash) then dedup_add(shard_key, shard or nil, hash, t, keep_ms) end
+      if not dedup_has(shard, hash) then dedup_add(shard_key, shard, { hash }, t, keep_ms) end
     end
   end
   if #members > 0 then redis.call('ZREMRANGEBYRANK', key, 0, #members / 2 - 1) end

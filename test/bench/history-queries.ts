@@ -26,7 +26,11 @@ async function seed(receiverUrl: string, now: number): Promise<number> {
       id: `h${i + j}`,
       time,
       interval: time < now - DAY_MS ? 60 : 5,
-      metrics: { cpu: 50 + 40 * Math.sin(time / 3_600_000), mem: 30 + (j % 10) },
+      // At the precision an agent sends: two decimals for a percentage.
+      metrics: {
+        cpu: Math.round((50 + 40 * Math.sin(time / 3_600_000)) * 100) / 100,
+        mem: 30 + (j % 10),
+      },
     }));
     const res = await fetch(batchUrl, {
       method: 'POST',

@@ -91,7 +91,8 @@ async function run(options: BenchOptions, plan: BenchPlan, processes: Processes)
     );
 
     const delivery: DeliveryFigures[] = [];
-    for (const subscribers of plan.subscriberCounts) {
+    const rest = !options.ingestOnly;
+    for (const subscribers of rest ? plan.subscriberCounts : []) {
       step(`gRPC: ${subscribers} subscriber(s), samples at ${plan.grpcRate}/s`);
       delivery.push(
         await measureDelivery(
@@ -118,16 +119,19 @@ async function run(options: BenchOptions, plan: BenchPlan, processes: Processes)
       );
     }
 
-    step('history: seeding 30 days at 1/min and 24 h at 1/5 s through the batch endpoint');
-    const history = await measureHistory(
-      loadstar.receiverUrl,
-      loadstar.gatewayUrl,
-      plan.historyRequests,
-      plan.historyMaxMs,
-    );
+    if (rest)
+      step('history: seeding 30 days at 1/min and 24 h at 1/5 s through the batch endpoint');
+    const history = rest
+      ? await measureHistory(
+          loadstar.receiverUrl,
+          loadstar.gatewayUrl,
+          plan.historyRequests,
+          plan.historyMaxMs,
+        )
+      : { figures: [] };
 
     const producers: ProducerFigures[] = [];
-    for (const interval of plan.producerIntervals) {
+    for (const interval of rest ? plan.producerIntervals : []) {
       step(
         `producer: INTERVAL=${interval}, ${plan.producerWindowMs} ms after ${plan.producerWarmupMs} ms warm-up`,
       );
@@ -156,9 +160,10 @@ async function run(options: BenchOptions, plan: BenchPlan, processes: Processes)
       producers,
     };
     process.stdout.write(`\n${renderTableOf(results)}\n\n${renderNotes(results)}\n`);
-    process.stdout.write(
-      `\n${await measureStorage(processes, { queries: plan.storageQueries }, step)}\n\n`,
-    );
+    if (rest)
+      process.stdout.write(
+        `\n${await measureStorage(processes, { queries: plan.storageQueries }, step)}\n\n`,
+      );
   } finally {
     await backlog.close();
   }

@@ -8,6 +8,8 @@ export interface BenchOptions {
   cluster: boolean;
   /** `--storage`: only the storage figures (history codec against the layout before it). */
   storage: boolean;
+  /** `--ingest`: only ingest and query against the bare-Koa ceiling (and where the CPU goes). */
+  ingestOnly: boolean;
 }
 
 export interface BenchPlan {
@@ -40,14 +42,15 @@ export interface BenchPlan {
   storageQueries: number;
 }
 
-const USAGE = 'usage: npm run bench [-- --quick] [--cluster | --storage]';
+const USAGE = 'usage: npm run bench [-- --quick] [--cluster | --storage | --ingest]';
 
 export function parseOptions(args: readonly string[]): BenchOptions {
-  const options: BenchOptions = { quick: false, cluster: false, storage: false };
+  const options: BenchOptions = { quick: false, cluster: false, storage: false, ingestOnly: false };
   for (const arg of args) {
     if (arg === '--quick') options.quick = true;
     else if (arg === '--cluster') options.cluster = true;
     else if (arg === '--storage') options.storage = true;
+    else if (arg === '--ingest') options.ingestOnly = true;
     else throw new Error(`unknown argument '${arg}'; ${USAGE}`);
   }
   return options;

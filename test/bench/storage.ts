@@ -3,10 +3,10 @@
 // (layout 2) side by side with the layout before it (layout 1). Both fold the
 // same samples, each into a redis-server of its own, in the same run.
 import { Redis } from 'ioredis';
-import { fillMinutes, markGaps, writeMinutePoints, writeRawPoints } from '../../gateway/history.ts';
+import { markGaps, writeMinutes, writeRawPoints } from '../../gateway/history.ts';
 import { JsonText } from '../../gateway/json-text.ts';
 import type { Sample } from '../../proto/sample.ts';
-import { readMinutePoints, readRawPoints } from '../../proto/store/codec.ts';
+import { readMinuteSeries, readRawPoints } from '../../proto/store/codec.ts';
 import { Folder } from '../../receiver/fold.ts';
 import {
   V1Folder,
@@ -260,7 +260,7 @@ function codecLayout(redis: Redis): Layout {
     },
     minuteAnswer: async (h, m, from, to) => {
       const out = new JsonText();
-      writeMinutePoints(out, fillMinutes(await readMinutePoints(redis, h, m, from, to), from, to));
+      writeMinutes(out, await readMinuteSeries(redis, h, m, from, to), from, to);
       return out.bytes();
     },
     kind: (suffix) =>
