@@ -115,6 +115,21 @@ export function foldForm(
   };
 }
 
+/** Whether history keeps a sample taken at `time`, judged by the rules in the fold's form. */
+export function isRecordedIn(
+  form: { paused: string; wiped_before: string },
+  time: number,
+): boolean {
+  if (time < Number(form.wiped_before)) return false;
+  for (const stretch of form.paused.split(',')) {
+    const dash = stretch.indexOf('-');
+    if (dash <= 0) continue;
+    const to = stretch.slice(dash + 1);
+    if (time >= Number(stretch.slice(0, dash)) && (to === '' || time < Number(to))) return false;
+  }
+  return true;
+}
+
 export function parseRules(text: string): RecordingRules {
   const raw = JSON.parse(text) as Partial<RecordingRules>;
   return { all: raw.all ?? { paused: [], wipedBefore: 0 }, hosts: raw.hosts ?? {} };

@@ -10,11 +10,12 @@
 // its own sample's outcome, and only once Redis ran its fold.
 import { Cluster, type Result } from 'ioredis';
 import { keys } from '../proto/keys.ts';
-import { emptyRules, foldForm, type RecordingRules } from '../proto/recording.ts';
+import { emptyRules, foldForm, isRecordedIn, type RecordingRules } from '../proto/recording.ts';
 import type { RedisClient, RedisSettings } from '../proto/redis.ts';
 import type { Retention } from '../proto/retention.ts';
 import type { Sample } from '../proto/sample.ts';
-import { foldArguments, hostRouteKey, idHash, scripts } from '../proto/store/codec.ts';
+import { historyKeys, hostRouteKey, idHash, packedTokens, scripts } from '../proto/store/codec.ts';
+import { HostEncoder } from '../proto/store/encode.ts';
 
 type Argument = string | number | Buffer;
 
@@ -32,12 +33,14 @@ export type FoldSettings = Retention;
 /** How long folds go without WAIT after one found a replica missing. */
 const SKIP_WAIT_MS = 10_000;
 /**
- * Samples per script call. A script holds Redis while it runs (about 0.1 ms per
- * sample of 20 metrics): a few dozen keep every call within a few milliseconds.
+ * Samples per script call. Redis applies encoded samples in a few microseconds
+ * each, so a call of a few hundred keeps within a few milliseconds.
  */
-const SAMPLES_PER_CALL = 48;
+const SAMPLES_PER_CALL = 256;
 /** Id look-ups per script call (each a GET and a search). */
 const CHECKS_PER_CALL = 512;
+/** Rounds a sample may be encoded again because its host's state changed meanwhile. */
+const MAX_ATTEMPTS = 8;
 
 /** folded: into latest values and history; unrecorded: into latest values only (recording paused or wiped). */
 export type FoldOutcome = 'folded' | 'unrecorded' | 'duplicate' | 'too_old';
@@ -48,6 +51,8 @@ const OUTCOMES: Record<number, FoldOutcome> = {
   0: 'duplicate',
   [-1]: 'too_old',
 };
+/** The fold script's answer for a sample that must be encoded again (its host changed meanwhile). */
+const AGAIN = 9;
 
 /** How many replicas must hold a fold (see RedisSettings); none by default. */
 export type ReplicaAcks = Pick<RedisSettings, 'replicaAcks' | 'replicaAckTimeoutMs'>;
@@ -58,32 +63,50 @@ interface Waiting<T, R> {
   reject: (err: Error) => void;
 }
 
-/** Collects what callers ask for during one turn of the event loop and hands it over as one batch. */
-class TurnBatch<T, R> {
+/**
+ * Group commit: what callers ask for while a batch is being worked on waits and
+ * goes as the next batch, one batch at a time (at the latest, at the end of this
+ * turn of the event loop). The busier it gets, the more each batch carries; and
+ * two batches never race for the same host's state.
+ */
+class GroupCommit<T, R> {
   private waiting: Waiting<T, R>[] = [];
   private scheduled = false;
+  private running = false;
 
   constructor(private readonly run: (items: T[]) => Promise<R[]>) {}
 
   add(item: T): Promise<R> {
     return new Promise((resolve, reject) => {
       this.waiting.push({ item, resolve, reject });
-      if (this.scheduled) return;
-      this.scheduled = true;
-      setImmediate(() => this.flush());
+      this.schedule();
     });
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.running || this.waiting.length === 0) return;
+    this.scheduled = true;
+    setImmediate(() => this.flush());
   }
 
   private flush(): void {
     const batch = this.waiting;
     this.waiting = [];
     this.scheduled = false;
-    this.run(batch.map((w) => w.item)).then(
-      (results) => batch.forEach((w, i) => w.resolve(results[i]!)),
-      (err: Error) => {
-        for (const w of batch) w.reject(err);
-      },
-    );
+    this.running = true;
+    this.run(batch.map((w) => w.item))
+      .then(
+        (results) => {
+          for (const [i, w] of batch.entries()) w.resolve(results[i]!);
+        },
+        (err: Error) => {
+          for (const w of batch) w.reject(err);
+        },
+      )
+      .finally(() => {
+        this.running = false;
+        this.schedule();
+      });
   }
 }
 
@@ -98,17 +121,30 @@ function groupByHost<T extends { host: string }>(items: T[]): Map<string, number
   return groups;
 }
 
+/** A host's part of one round: its samples (indexes into the batch) and what was read for them. */
+interface HostRound {
+  host: string;
+  indexes: number[];
+  version: string;
+  rules: { paused: string; wiped_before: string };
+  states: Map<string, Buffer | null>;
+}
+
 export class Folder {
   /** All hosts' recording rules, for a host whose own copy is not in Redis yet (a new host). */
   private fallback = foldForm(emptyRules(), null);
   /** Folds whose WAIT saw fewer replicas than asked (a replica down or slow): not lost, but not yet copied. */
   unreplicated = 0;
+  /** Samples encoded again because their host's state changed between read and write. */
+  reencoded = 0;
   /** Until when folds skip WAIT, after one found a replica missing. */
   private skipWaitUntil = 0;
   /** On a single server both scripts run as one, for any number of hosts; a cluster needs one call per slot. */
   private readonly oneServer: boolean;
-  private readonly folds = new TurnBatch<Sample, FoldOutcome>((samples) => this.foldBatch(samples));
-  private readonly checks = new TurnBatch<{ host: string; id: string }, boolean>((asked) =>
+  private readonly folds = new GroupCommit<Sample, FoldOutcome>((samples) =>
+    this.foldBatch(samples),
+  );
+  private readonly checks = new GroupCommit<{ host: string; id: string }, boolean>((asked) =>
     this.checkBatch(asked),
   );
 
@@ -126,8 +162,8 @@ export class Folder {
 
   /**
    * Keeps the rules for hosts without their own copy current (fed by the rules
-   * watch). On a single Redis the fold reads the all-hosts copy in Redis instead,
-   * in the same atomic step; on a cluster this copy is the fallback.
+   * watch). On a single Redis the fold reads the all-hosts copy in Redis instead;
+   * on a cluster this copy is the fallback.
    */
   useRules(rules: RecordingRules): void {
     this.fallback = foldForm(rules, null);
@@ -143,97 +179,205 @@ export class Folder {
   }
 
   /**
-   * Folds one sample; resolves once both scripts ran, rejects when Redis is away.
-   * The cross-host script runs first: a sample the host script marked folded has
+   * Folds one sample; resolves once Redis holds it, rejects when Redis is away.
+   * The cross-host part runs first: a sample the host's part marked folded has
    * been folded everywhere, which lets a redelivery stop at one look-up.
    */
   fold(sample: Sample): Promise<FoldOutcome> {
     return this.folds.add(sample);
   }
 
-  private settingsArguments(): Argument[] {
-    return [
-      this.settings.horizonMs,
-      this.settings.rawRetentionMs,
-      this.settings.minuteRetentionMs,
-      this.fallback.paused,
-      this.fallback.wiped_before,
-    ];
+  /**
+   * Read, encode, apply, in rounds: each round reads the states of the hosts it
+   * folds, encodes their samples here (encode.ts) and has Redis apply them if
+   * nothing changed meanwhile; what changed is encoded again next round.
+   */
+  private async foldBatch(samples: Sample[]): Promise<FoldOutcome[]> {
+    const outcomes: (FoldOutcome | undefined)[] = new Array(samples.length);
+    const attempts = new Array<number>(samples.length).fill(0);
+    const tooOld = Date.now() - this.settings.horizonMs - 5_000;
+    let remaining: number[] = [];
+    samples.forEach((s, i) => {
+      if (s.time < tooOld) outcomes[i] = 'too_old';
+      else remaining.push(i);
+    });
+    while (remaining.length > 0) {
+      // A host's samples in order, a call's worth of them per round.
+      const rounds: { host: string; indexes: number[] }[] = [];
+      const later: number[] = [];
+      for (const [host, members] of groupByHost(remaining.map((i) => samples[i]!))) {
+        const indexes = members.map((m) => remaining[m]!);
+        rounds.push({ host, indexes: indexes.slice(0, SAMPLES_PER_CALL) });
+        later.push(...indexes.slice(SAMPLES_PER_CALL));
+      }
+      const hosts = await this.readHosts(rounds, samples);
+      const answers = await this.applyRounds(hosts, samples);
+      const again: number[] = [];
+      hosts.forEach((round, r) => {
+        round.indexes.forEach((at, k) => {
+          const code = answers[r]![k]!;
+          if (code !== AGAIN) outcomes[at] = OUTCOMES[code] ?? 'folded';
+          else if (++attempts[at]! >= MAX_ATTEMPTS) {
+            throw new Error(
+              `host ${round.host} changed under its fold ${MAX_ATTEMPTS} times in a row`,
+            );
+          } else again.push(at);
+        });
+      });
+      this.reencoded += again.length;
+      remaining = [...again, ...later].sort((a, b) => a - b);
+    }
+    return outcomes as FoldOutcome[];
   }
 
-  private async foldBatch(samples: Sample[]): Promise<FoldOutcome[]> {
-    const outcomes: FoldOutcome[] = new Array(samples.length);
-    const calls = this.oneServer ? this.callsForOneServer(samples) : this.callsPerHost(samples);
-    await Promise.all(
-      calls.map(async ({ indexes, run }) => {
-        const answers = await run();
-        indexes.forEach((at, i) => {
-          outcomes[at] = OUTCOMES[answers[i]!] ?? 'folded';
-        });
+  /** Each host's state version, its metrics' states and its recording rules, in one round trip. */
+  private async readHosts(
+    rounds: { host: string; indexes: number[] }[],
+    samples: Sample[],
+  ): Promise<HostRound[]> {
+    const [[allPaused, allWiped], read] = await Promise.all([
+      this.oneServer
+        ? this.redis.hmget(keys.recordingAll, 'paused', 'wiped_before')
+        : Promise.resolve([null, null]),
+      Promise.all(
+        rounds.map(async ({ host, indexes }) => {
+          const metrics = [...new Set(indexes.flatMap((i) => Object.keys(samples[i]!.metrics)))];
+          const [states, rules] = await Promise.all([
+            this.redis.hmgetBuffer(historyKeys.state(host), '~v', ...metrics),
+            this.redis.hmget(keys.recording(host), 'paused', 'wiped_before'),
+          ]);
+          return { host, indexes, metrics, states, rules };
+        }),
+      ),
+    ]);
+    const fallback =
+      this.oneServer && (allPaused !== null || allWiped !== null)
+        ? { paused: allPaused ?? '', wiped_before: allWiped ?? '0' }
+        : this.oneServer
+          ? { paused: '', wiped_before: '0' }
+          : this.fallback;
+    return read.map(({ host, indexes, metrics, states, rules }) => ({
+      host,
+      indexes,
+      version: states[0]?.toString() ?? '0',
+      rules:
+        rules[0] !== null || rules[1] !== null
+          ? { paused: rules[0] ?? '', wiped_before: rules[1] ?? '0' }
+          : fallback,
+      states: new Map(metrics.map((m, i) => [m, states[i + 1] ?? null])),
+    }));
+  }
+
+  /** Encodes each host's samples and has Redis apply them; answers an outcome code per sample. */
+  private async applyRounds(hosts: HostRound[], samples: Sample[]): Promise<number[][]> {
+    const now = Date.now();
+    const groups = hosts.map((round) => this.encodeGroup(round, samples, now));
+    if (this.oneServer) {
+      // Hosts share calls, a few hundred samples each.
+      const calls: { hosts: number[]; args: Argument[] }[] = [];
+      groups.forEach((args, h) => {
+        const last = calls.at(-1);
+        const size = hosts[h]!.indexes.length;
+        if (
+          last &&
+          last.hosts.reduce((n, i) => n + hosts[i]!.indexes.length, 0) + size <= SAMPLES_PER_CALL
+        ) {
+          last.hosts.push(h);
+          last.args.push(...args);
+        } else calls.push({ hosts: [h], args: [...this.settingsArguments(), ...args] });
+      });
+      const answers: number[][] = new Array(hosts.length);
+      await Promise.all(
+        calls.map(async ({ hosts: members, args }) => {
+          const callArgs = [keys.latest, keys.hosts, keys.recordingAll, ...args];
+          const codes =
+            this.acks.replicaAcks > 0
+              ? ((await this.replicated(
+                  this.redis.pipeline().loadstarFoldAll(3, ...callArgs),
+                )) as number[])
+              : await this.redis.loadstarFoldAll(3, ...callArgs);
+          let at = 0;
+          for (const h of members) {
+            answers[h] = codes.slice(at, at + hosts[h]!.indexes.length);
+            at += hosts[h]!.indexes.length;
+          }
+        }),
+      );
+      return answers;
+    }
+    // A Cluster: the cross-host part first (its slot), then each host's own keys (its slot).
+    return Promise.all(
+      groups.map(async (args, h) => {
+        const round = hosts[h]!;
+        await this.replicated(
+          this.redis
+            .pipeline()
+            .loadstarFoldLatest(
+              2,
+              keys.latest,
+              keys.hosts,
+              ...this.settingsArguments(),
+              ...this.latestOnly(round, samples),
+            ),
+        );
+        return (await this.replicated(
+          this.redis
+            .pipeline()
+            .loadstarFoldHost(1, hostRouteKey(round.host), ...this.settingsArguments(), ...args),
+        )) as number[];
       }),
     );
-    return outcomes;
   }
 
-  /** One script for every host, a few dozen samples a call, pipelined. */
-  private callsForOneServer(samples: Sample[]) {
-    const settings = this.settingsArguments();
-    const calls: { indexes: number[]; run: () => Promise<number[]> }[] = [];
-    let args: Argument[] = [];
-    let indexes: number[] = [];
-    const close = () => {
-      if (indexes.length === 0) return;
-      const callArgs = [keys.latest, keys.hosts, keys.recordingAll, ...settings, ...args];
-      calls.push({
-        indexes,
-        run: async () =>
-          this.acks.replicaAcks > 0
-            ? ((await this.replicated(
-                this.redis.pipeline().loadstarFoldAll(3, ...callArgs),
-              )) as number[])
-            : this.redis.loadstarFoldAll(3, ...callArgs),
-      });
-      args = [];
-      indexes = [];
-    };
-    for (const [host, members] of groupByHost(samples)) {
-      for (let from = 0; from < members.length; from += SAMPLES_PER_CALL) {
-        const chunk = members.slice(from, from + SAMPLES_PER_CALL);
-        if (indexes.length + chunk.length > SAMPLES_PER_CALL) close();
-        args.push(host, chunk.length);
-        for (const at of chunk) args.push(...foldArguments(samples[at]!));
-        indexes.push(...chunk);
-      }
-    }
-    close();
-    return calls;
+  private settingsArguments(): Argument[] {
+    return [this.settings.horizonMs, this.settings.rawRetentionMs];
   }
 
-  /** On a Cluster: the cross-host part first (one slot), then each host's own keys (its slot). */
-  private callsPerHost(samples: Sample[]) {
-    const settings = this.settingsArguments();
-    const calls: { indexes: number[]; run: () => Promise<number[]> }[] = [];
-    for (const [host, members] of groupByHost(samples)) {
-      for (let from = 0; from < members.length; from += SAMPLES_PER_CALL) {
-        const chunk = members.slice(from, from + SAMPLES_PER_CALL);
-        const group: Argument[] = [host, chunk.length];
-        for (const at of chunk) group.push(...foldArguments(samples[at]!));
-        calls.push({
-          indexes: chunk,
-          run: async () => {
-            await this.replicated(
-              this.redis
-                .pipeline()
-                .loadstarFoldLatest(2, keys.latest, keys.hosts, ...settings, ...group),
-            );
-            return (await this.replicated(
-              this.redis.pipeline().loadstarFoldHost(1, hostRouteKey(host), ...settings, ...group),
-            )) as number[];
-          },
-        });
-      }
+  /** One host's group of arguments for fold.lua: its samples, and their history encoded. */
+  private encodeGroup(round: HostRound, samples: Sample[], now: number): Argument[] {
+    const encoder = new HostEncoder(round.host, round.states, this.settings, now);
+    const args: Argument[] = [
+      round.host,
+      round.version,
+      round.rules.paused,
+      round.rules.wiped_before,
+      round.indexes.length,
+    ];
+    for (const at of round.indexes) {
+      const sample = samples[at]!;
+      const recorded = isRecordedIn(round.rules, sample.time);
+      if (recorded) encoder.add(sample.time, sample.metrics);
+      args.push(
+        idHash(sample.id),
+        String(sample.time),
+        String(sample.interval),
+        packedTokens(sample.metrics),
+        recorded ? '1' : '0',
+      );
     }
-    return calls;
+    const writes = encoder.finish();
+    const prefix = historyKeys.prefix(round.host);
+    const suffix = (key: string) => key.slice(prefix.length);
+    args.push(writes.blocks.length);
+    for (const b of writes.blocks)
+      args.push(suffix(b.key), b.bytes, b.fresh, b.firstLength, b.expireAt);
+    args.push(writes.trims.length, ...writes.trims.map(suffix));
+    args.push(writes.states.size);
+    for (const [metric, state] of writes.states) args.push(metric, state);
+    args.push(writes.kept.size);
+    for (const [hour, count] of writes.kept) args.push(hour, count);
+    return args;
+  }
+
+  /** The cross-host script's share of a group: the samples, without the history. */
+  private latestOnly(round: HostRound, samples: Sample[]): Argument[] {
+    const args: Argument[] = [round.host, '', '', '', round.indexes.length];
+    for (const at of round.indexes) {
+      const sample = samples[at]!;
+      args.push('', String(sample.time), String(sample.interval), packedTokens(sample.metrics), '');
+    }
+    args.push(0, 0, 0, 0);
+    return args;
   }
 
   private async checkBatch(asked: { host: string; id: string }[]): Promise<boolean[]> {

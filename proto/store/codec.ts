@@ -66,13 +66,15 @@ export const DAY_MS = 86_400_000;
 export const MINUTE_MS = 60_000;
 const BLOCK_VERSION = 1;
 const DEDUP_SHARDS = 64;
-const STATE_BYTES = 136;
+export const STATE_BYTES = 136;
 /** Exact powers of ten up to the largest scale a token may have. */
 const POW10 = Array.from({ length: 16 }, (_, i) => 10 ** i);
 
 /** Keys of the history layout; the scripts derive the same names from the host's prefix. */
 export const historyKeys = {
   layout: '{loadstar}:layout',
+  /** What every key of a host starts with (one hash tag). */
+  prefix: (host: string) => `ls:{${host}}:`,
   rawBlock: (host: string, hour: number, metric: string) => `ls:{${host}}:r:${hour}:${metric}`,
   minuteBlock: (host: string, day: number, metric: string) => `ls:{${host}}:m:${day}:${metric}`,
   state: (host: string) => `ls:{${host}}:state`,
@@ -91,19 +93,28 @@ export function hourOf(time: number): number {
 
 const DECIMAL = /^(-?)(\d+)(?:\.(\d+))?$/;
 
+/**
+ * A value as a short decimal: an integer mantissa of at most 14 digits and a
+ * scale of at most 15 decimals (value = mantissa / 10^scale, exactly), or null
+ * when it is no such decimal (it is then kept as a double).
+ */
+export function decimalOf(value: number): { mantissa: number; scale: number } | null {
+  if (Number.isInteger(value)) {
+    return Object.is(value, -0) || Math.abs(value) >= 1e14 ? null : { mantissa: value, scale: 0 };
+  }
+  const parts = DECIMAL.exec(String(value));
+  if (!parts) return null;
+  const fraction = parts[3] ?? '';
+  const digits = (parts[2]! + fraction).replace(/^0+(?=\d)/, '');
+  if (digits.length > 14 || fraction.length > 15) return null;
+  return { mantissa: Number(parts[1] + digits), scale: fraction.length };
+}
+
 /** The token a value travels and is kept as (see the header): exact, and short for decimals. */
 export function valueToken(value: number): string {
-  if (Object.is(value, -0)) return 'f-0';
-  const text = String(value);
-  const parts = DECIMAL.exec(text);
-  if (parts) {
-    const fraction = parts[3] ?? '';
-    const digits = (parts[2]! + fraction).replace(/^0+(?=\d)/, '');
-    if (digits.length <= 14 && fraction.length <= 15) {
-      return fraction === '' ? text : `${parts[1]}${digits}e-${fraction.length}`;
-    }
-  }
-  return `f${text}`;
+  const decimal = decimalOf(value);
+  if (!decimal) return `f${Object.is(value, -0) ? '-0' : String(value)}`;
+  return decimal.scale === 0 ? String(decimal.mantissa) : `${decimal.mantissa}e-${decimal.scale}`;
 }
 
 /** A token back to its value. */
@@ -577,18 +588,23 @@ const FOLD = script('./fold.lua');
 
 /**
  * The Lua the fold runs, as whole scripts (each a library and an entry). Every
- * fold script takes the arguments fold.lua describes — settings, then a group of
- * samples per host — and answers an outcome per sample, in order.
+ * fold script takes the arguments fold.lua describes — settings, then a group
+ * per host — and answers an outcome per sample, in order.
  */
 export const scripts = {
   /** The hosts' own keys. KEYS[1]: a key of the (one) host, to route the call on a Cluster. */
   foldHost: `${STORE}\n${FOLD}
 local outcomes = {}
-each_group(ARGV, function(host, first, n) fold_host(host, ARGV, first, n, outcomes) end)
+local at = 3
+while at <= #ARGV do at = fold_host(ARGV, at, nil, outcomes) end
 return outcomes`,
   /** The keys that span hosts. KEYS[1] {loadstar}:latest, KEYS[2] {loadstar}:hosts. */
   foldLatest: `${STORE}\n${FOLD}
-each_group(ARGV, function(host, first, n) fold_latest(KEYS[1], KEYS[2], host, ARGV, first, n) end)
+local at = 3
+while at <= #ARGV do
+  fold_latest(KEYS[1], KEYS[2], ARGV, at)
+  at = next_group_of(ARGV, at)
+end
 return 1`,
   /**
    * Both as one, for a single Redis server, where keys of different hash tags may
@@ -597,16 +613,13 @@ return 1`,
    * [2] {loadstar}:hosts, [3] all hosts' recording rules.
    */
   foldAll: `${STORE}\n${FOLD}
-local all = redis.call('HMGET', KEYS[3], 'paused', 'wiped_before')
-if all[1] or all[2] then
-  ARGV[4] = all[1] or ''
-  ARGV[5] = all[2] or '0'
-end
+local all_rules = redis.call('HMGET', KEYS[3], 'paused', 'wiped_before')
 local outcomes = {}
-each_group(ARGV, function(host, first, n)
-  fold_latest(KEYS[1], KEYS[2], host, ARGV, first, n)
-  fold_host(host, ARGV, first, n, outcomes)
-end)
+local at = 3
+while at <= #ARGV do
+  fold_latest(KEYS[1], KEYS[2], ARGV, at)
+  at = fold_host(ARGV, at, all_rules, outcomes)
+end
 return outcomes`,
   /** ARGV: groups of host, n, n id hashes (KEYS[1] routes a one-host call). Answers 1 (folded before) or 0 per hash. */
   check: `${STORE}
@@ -622,16 +635,11 @@ end
 return found`,
 };
 
-/** A sample's four fold arguments (see fold.lua). */
-export function foldArguments(sample: {
-  id: string;
-  time: number;
-  interval: number;
-  metrics: Record<string, number>;
-}): [Buffer, string, string, string] {
+/** A sample's metrics as fold.lua reads them: "name token name token ...". */
+export function packedTokens(metrics: Record<string, number>): string {
   let packed = '';
-  for (const name in sample.metrics) packed += `${name} ${valueToken(sample.metrics[name]!)} `;
-  return [idHash(sample.id), String(sample.time), String(sample.interval), packed];
+  for (const name in metrics) packed += `${name} ${valueToken(metrics[name]!)} `;
+  return packed;
 }
 
 /** The key a host's scripts are routed by. */

@@ -1,29 +1,22 @@
 -- Folds samples of one host into its keys, atomically (runs after store.lua).
--- Idempotent: a sample whose id was folded before changes nothing, and a late
--- sample never replaces a newer latest value. History (raw points, one-minute
--- aggregates) is written only when the recording rules keep the sample's time.
+-- encode.ts has turned the samples into block bytes and new append states,
+-- starting from the states it read (their version) under the recording rules it
+-- read; this script applies that only if both are still what Redis holds, and
+-- only if every sample is new. Otherwise it applies nothing and answers which
+-- samples to encode again (9), which were folded before (0) and which are too
+-- old (-1). So a sample is folded once, whatever runs beside it.
 --
--- Every fold script takes the same arguments, so that one call can carry the
+-- Every fold script takes the same arguments, so that one call carries the
 -- samples of many requests (group commit):
--- ARGV[1] horizon ms (SAMPLE_MAX_AGE)  [2] raw retention ms  [3] minute retention ms
--- [4] paused stretches "from-to,from-" and [5] wiped_before: all hosts' rules, used when a
---     host has no copy of its own yet
--- then groups, one per host: host, n, then n samples of four arguments each: id hash
--- (8 bytes), time (epoch ms), interval (s, 0 = unknown), metrics "name token name token ..."
--- (tokens: codec.ts valueToken).
--- A sample's outcome: 1 folded into history, 2 folded but not recorded (paused or wiped),
--- 0 folded before, -1 older than the horizon.
---
--- A host's samples in one call share one read and one write of each key they touch
--- (states, latest values, meta, each block): a batch costs far less per sample
--- than the same samples one by one.
-local function recorded_at(t, paused, wiped_before)
-  if t < wiped_before then return false end
-  for from, to in string.gmatch(paused, '(%d+)-(%d*)') do
-    if t >= tonumber(from) and (to == '' or t < tonumber(to)) then return false end
-  end
-  return true
-end
+-- ARGV[1] horizon ms (SAMPLE_MAX_AGE)  [2] raw retention ms
+-- then groups, one per host: host, state version read, paused and wiped_before as
+-- encode.ts used them, n, then per sample: id hash (8 bytes), time (epoch ms),
+-- interval (s, 0 = unknown), metrics "name token ..." (codec.ts valueToken), recorded
+-- (1 or 0); nb, then per block write: key suffix, bytes, fresh, first item's length,
+-- expiry (epoch ms); nt, then key suffixes of blocks to trim; ns, then metric and
+-- state; nk, then raw block hour and samples kept in it.
+-- A sample's outcome: 1 folded into history, 2 folded but not recorded (paused or
+-- wiped), 0 folded before, -1 older than the horizon, 9 encode again and retry.
 
 local function parse_metrics(packed)
   local names, tokens = {}, {}
@@ -34,31 +27,55 @@ local function parse_metrics(packed)
   return names, tokens
 end
 
--- Folds one host's group (its samples start at args[first]); appends the outcomes.
-local function fold_host(host, args, first, n, outcomes)
+-- The rules the fold judges a host's samples by: its own copy, else all hosts'
+-- (read here on one server; on a Cluster, the copy the caller watched).
+local function effective_rules(p, all_paused, all_wiped)
+  local rules = redis.call('HMGET', p .. 'rec', 'paused', 'wiped_before')
+  if rules[1] or rules[2] then return rules[1] or '', rules[2] or '0' end
+  return all_paused, all_wiped
+end
+
+-- Folds one host's group (it starts at args[at]); appends the outcomes and
+-- returns where the next group starts.
+local function fold_host(args, at, all_rules, outcomes)
+  local host, version, paused, wiped = args[at], args[at + 1], args[at + 2], args[at + 3]
+  local n = tonumber(args[at + 4])
+  local first = at + 5
+  local after_samples = first + 5 * n
+  local nb = tonumber(args[after_samples])
+  local trims_at = after_samples + 1 + 5 * nb
+  local nt = tonumber(args[trims_at])
+  local states_at = trims_at + 1 + nt
+  local ns = tonumber(args[states_at])
+  local kept_at = states_at + 1 + 2 * ns
+  local nk = tonumber(args[kept_at])
+  local next_group = kept_at + 1 + 2 * nk
+
   local p = host_prefix(host)
   local horizon = tonumber(args[1])
   local raw_retention = tonumber(args[2])
-  local minute_retention = tonumber(args[3])
-  local keep_ms = dedup_keep_ms(horizon)
   local now = redis_now()
+  local state_key = p .. 'state'
 
-  local rules = redis.call('HMGET', p .. 'rec', 'paused', 'wiped_before')
-  local paused, wiped_before
-  if rules[1] or rules[2] then
-    paused, wiped_before = rules[1] or '', tonumber(rules[2] or '0')
-  else
-    paused, wiped_before = args[4], tonumber(args[5])
+  local all_paused, all_wiped = paused, wiped
+  if all_rules then all_paused, all_wiped = all_rules[1] or '', all_rules[2] or '0' end
+  local rules_paused, rules_wiped = effective_rules(p, all_paused, all_wiped)
+  local current = redis.call('HGET', state_key, '~v') or '0'
+  if current ~= version or rules_paused ~= paused or rules_wiped ~= wiped then
+    for _ = 1, n do outcomes[#outcomes + 1] = 9 end
+    return next_group
   end
 
   -- Which samples are new: the dedup record, read once per shard, and this call's own ids.
   local shards, shard_keys = {}, {}
-  local accepted = {}
-  for i = first, first + 4 * (n - 1), 4 do
-    local hash, t = args[i], tonumber(args[i + 1])
-    local outcome
-    if t < now - horizon then
-      outcome = -1
+  local verdicts = {}
+  local settled = false
+  for k = 0, n - 1 do
+    local i = first + 5 * k
+    local hash = args[i]
+    if tonumber(args[i + 1]) < now - horizon then
+      verdicts[k + 1] = -1
+      settled = true
     else
       local key = dedup_key(p, hash)
       local shard = shards[key]
@@ -68,61 +85,64 @@ local function fold_host(host, args, first, n, outcomes)
         shard_keys[#shard_keys + 1] = key
       end
       if shard.seen[hash] or dedup_has(shard.text, hash) then
-        outcome = 0
+        verdicts[k + 1] = 0
+        settled = true
       else
         shard.seen[hash] = true
         shard.added[#shard.added + 1] = hash
-        local names, tokens = parse_metrics(args[i + 3])
-        local recorded = recorded_at(t, paused, wiped_before)
-        accepted[#accepted + 1] = {
-          t = t, time_text = args[i + 1], interval_text = args[i + 2],
-          names = names, tokens = tokens, recorded = recorded,
-        }
-        outcome = recorded and 1 or 2
       end
     end
-    outcomes[#outcomes + 1] = outcome
   end
+  if settled then
+    -- The encoding counted samples that must not be folded: nothing is applied.
+    for k = 1, n do outcomes[#outcomes + 1] = verdicts[k] or 9 end
+    return next_group
+  end
+
+  local stamp = dedup_stamp(now)
+  local keep_ms = dedup_keep_ms(horizon)
   for _, key in ipairs(shard_keys) do
     local shard = shards[key]
-    if #shard.added > 0 then dedup_add(key, shard.text, shard.added, now, keep_ms) end
-  end
-  if #accepted == 0 then return end
-
-  -- Every metric name the accepted samples carry, once each.
-  local union, index = {}, {}
-  for _, s in ipairs(accepted) do
-    for _, name in ipairs(s.names) do
-      if not index[name] then
-        union[#union + 1] = name
-        index[name] = #union
-      end
-    end
+    local entries = {}
+    for j, hash in ipairs(shard.added) do entries[j] = hash .. stamp end
+    dedup_add(key, shard.text, entries, now, keep_ms)
   end
 
+  -- Every metric name the samples carry, once each; the newest value of each wins.
   local meta = p .. 'meta'
   local m = redis.call('HMGET', meta, 'last_seen', 'first_seen')
   local last_seen = tonumber(m[1] or '-1')
   local first_seen = tonumber(m[2] or '-1')
-
-  -- Latest values: the newest of each metric wins; the stored ones are read only
-  -- when a sample is older than the host's newest (a late one).
-  local stored = {}
-  for _, s in ipairs(accepted) do
-    if s.t < last_seen then
-      local current = redis.call('HMGET', p .. 'latest', unpack(union))
-      for j, name in ipairs(union) do
-        if current[j] then stored[name] = tonumber(string.match(current[j], '^(%d+)')) end
+  local union, seen_name = {}, {}
+  local samples = {}
+  local any_late = false
+  for k = 0, n - 1 do
+    local i = first + 5 * k
+    local names, tokens = parse_metrics(args[i + 3])
+    local t = tonumber(args[i + 1])
+    samples[k + 1] = { t = t, time_text = args[i + 1], interval_text = args[i + 2], names = names, tokens = tokens }
+    if t < last_seen then any_late = true end
+    for _, name in ipairs(names) do
+      if not seen_name[name] then
+        seen_name[name] = true
+        union[#union + 1] = name
       end
-      break
+    end
+  end
+  -- The stored latest values matter only for a sample older than the host's newest.
+  local stored = {}
+  if any_late and #union > 0 then
+    local values = redis.call('HMGET', p .. 'latest', unpack(union))
+    for j, name in ipairs(union) do
+      if values[j] then stored[name] = tonumber(string.match(values[j], '^(%d+)')) end
     end
   end
   local winner = {}
-  for _, s in ipairs(accepted) do
+  for _, s in ipairs(samples) do
     for j, name in ipairs(s.names) do
       local best = winner[name]
-      local at = best and best.t or stored[name]
-      if not at or at <= s.t then winner[name] = { t = s.t, text = s.time_text .. '|' .. s.tokens[j] } end
+      local time = best and best.t or stored[name]
+      if not time or time <= s.t then winner[name] = { t = s.t, text = s.time_text .. '|' .. s.tokens[j] } end
     end
   end
   local updates = {}
@@ -133,61 +153,34 @@ local function fold_host(host, args, first, n, outcomes)
     end
   end
   if #updates > 0 then redis.call('HSET', p .. 'latest', unpack(updates)) end
-  redis.call('SADD', p .. 'metrics', unpack(union))
+  if #union > 0 then redis.call('SADD', p .. 'metrics', unpack(union)) end
 
-  -- History: each metric's state read once, its chain and open minute carried
-  -- through the samples in order, every block written once.
-  local any_recorded = false
-  for _, s in ipairs(accepted) do any_recorded = any_recorded or s.recorded end
-  if any_recorded then
-    local texts = redis.call('HMGET', p .. 'state', unpack(union))
-    local states = {}
-    for j, name in ipairs(union) do states[name] = load_state(texts[j]) end
-    local writes = new_writes()
-    local kept_by_hour, kept_hours = {}, {}
-    for _, s in ipairs(accepted) do
-      if s.recorded then
-        local raw_kept = s.t >= now - raw_retention
-        local block = raw_kept and raw_block_of(p, s.t, raw_retention)
-        for j, name in ipairs(s.names) do
-          local state = states[name]
-          local mantissa, scale_or_double = parse_token(s.tokens[j])
-          local scale, double = scale_or_double, nil
-          if not mantissa then scale, double = 0, scale_or_double end
-          if raw_kept then put_raw(writes, p, block, name, state, s.t, mantissa, scale, double) end
-          put_minute(writes, p, name, state, s.t, mantissa, scale, double, minute_retention)
-        end
-        if raw_kept then
-          if not kept_by_hour[block.hour] then
-            kept_by_hour[block.hour] = 0
-            kept_hours[#kept_hours + 1] = block.hour
-          end
-          kept_by_hour[block.hour] = kept_by_hour[block.hour] + 1
-        end
-      end
-    end
-    flush_writes(writes)
+  -- History, as encoded: block bytes, closed blocks trimmed, the new states.
+  for w = after_samples + 1, trims_at - 1, 5 do
+    apply_block(p .. args[w], args[w + 1], args[w + 2], tonumber(args[w + 3]), args[w + 4])
+  end
+  for w = trims_at + 1, states_at - 1 do trim_block(p .. args[w]) end
+  if ns > 0 then
     local saved = {}
-    for _, name in ipairs(union) do
-      saved[#saved + 1] = name
-      saved[#saved + 1] = save_state(states[name])
-    end
-    redis.call('HSET', p .. 'state', unpack(saved))
-    -- Samples raw history keeps, per raw block hour: whole hours leave with their blocks.
-    local kept = p .. 'kept'
-    for _, hour in ipairs(kept_hours) do
-      if redis.call('HINCRBY', kept, string.format('%d', hour), kept_by_hour[hour]) == kept_by_hour[hour] then
-        for _, h in ipairs(redis.call('HKEYS', kept)) do
-          if (tonumber(h) + 1) * RAW_BLOCK_MS + raw_retention <= now then redis.call('HDEL', kept, h) end
-        end
-        redis.call('PEXPIREAT', kept, math.max(redis.call('PEXPIRETIME', kept), (hour + 1) * RAW_BLOCK_MS + raw_retention))
+    for w = states_at + 1, kept_at - 1 do saved[#saved + 1] = args[w] end
+    redis.call('HSET', state_key, unpack(saved))
+  end
+  redis.call('HINCRBY', state_key, '~v', 1)
+  -- Samples raw history keeps, per raw block hour: whole hours leave with their blocks.
+  local kept = p .. 'kept'
+  for w = kept_at + 1, next_group - 1, 2 do
+    local hour, count = args[w], tonumber(args[w + 1])
+    if redis.call('HINCRBY', kept, hour, count) == count then
+      for _, h in ipairs(redis.call('HKEYS', kept)) do
+        if (tonumber(h) + 1) * RAW_BLOCK_MS + raw_retention <= now then redis.call('HDEL', kept, h) end
       end
+      redis.call('PEXPIREAT', kept, math.max(redis.call('PEXPIRETIME', kept), (tonumber(hour) + 1) * RAW_BLOCK_MS + raw_retention))
     end
   end
 
   -- Meta: the newest and oldest times seen, the interval of the newest, the count.
   local newest = nil
-  for _, s in ipairs(accepted) do
+  for _, s in ipairs(samples) do
     if s.t >= last_seen and (not newest or s.t >= newest.t) then newest = s end
     if first_seen < 0 or s.t < first_seen then first_seen = s.t end
   end
@@ -201,17 +194,10 @@ local function fold_host(host, args, first, n, outcomes)
     end
   end
   redis.call('HSET', meta, unpack(meta_updates))
-  redis.call('HINCRBY', meta, 'samples', #accepted)
-end
+  redis.call('HINCRBY', meta, 'samples', n)
 
--- Calls fold(host, first sample's index, n) for each group of the arguments.
-local function each_group(args, fold)
-  local i = 6
-  while i <= #args do
-    local host, n = args[i], tonumber(args[i + 1])
-    fold(host, i + 2, n)
-    i = i + 2 + 4 * n
-  end
+  for k = 0, n - 1 do outcomes[#outcomes + 1] = args[first + 5 * k + 4] == '1' and 1 or 2 end
+  return next_group
 end
 
 -- The keys that span hosts: the newest value of each metric from any host, and
@@ -219,10 +205,14 @@ end
 -- newer (ties go to the greater host name), so redeliveries and late samples
 -- leave the newest in place. Runs before the host's own fold, so a sample marked
 -- folded has been folded here. One read and one write for a host's group.
-local function fold_latest(latest_key, hosts_key, host, args, first, n)
+local function fold_latest(latest_key, hosts_key, args, at)
+  local host = args[at]
+  local n = tonumber(args[at + 4])
+  local first = at + 5
   local winner, union = {}, {}
   local newest = -1
-  for i = first, first + 4 * (n - 1), 4 do
+  for k = 0, n - 1 do
+    local i = first + 5 * k
     local t = tonumber(args[i + 1])
     if t > newest then newest = t end
     local prefix = args[i + 1] .. '|' .. host .. '|' .. args[i + 2] .. '|'
@@ -251,4 +241,14 @@ local function fold_latest(latest_key, hosts_key, host, args, first, n)
   end
   if #updates > 0 then redis.call('HSET', latest_key, unpack(updates)) end
   redis.call('ZADD', hosts_key, 'GT', newest, host)
+end
+
+-- Where the group after the one at `at` starts (its sections' counts lead the way).
+local function next_group_of(args, at)
+  local n = tonumber(args[at + 4])
+  local i = at + 5 + 5 * n
+  i = i + 1 + 5 * tonumber(args[i])
+  i = i + 1 + tonumber(args[i])
+  i = i + 1 + 2 * tonumber(args[i])
+  return i + 1 + 2 * tonumber(args[i])
 end

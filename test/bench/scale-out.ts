@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import { connect, type NatsConnection } from 'nats';
 import { keys } from '../../proto/keys.ts';
 import { encodeSample, type Sample } from '../../proto/sample.ts';
-import { foldArguments } from '../../proto/store/codec.ts';
+import { packedTokens } from '../../proto/store/codec.ts';
 import { SAMPLES_STREAM, sampleMsgId, sampleSubject } from '../../proto/subjects.ts';
 import { Folder } from '../../receiver/fold.ts';
 import { freePort } from '../harness/servers.ts';
@@ -323,24 +323,32 @@ async function measureScripts(redisUrl: string): Promise<ScriptCosts> {
       return usec / samples.length;
     };
     const whole = await perSample(() => Promise.all(samples.map((x) => folder.fold(x))));
-    const settings = [86_400_000, 86_400_000, 86_400_000, '', '0'];
     const latest = await perSample(() =>
       Promise.all(
-        samples.map((x) => {
-          const [hash, , , packed] = foldArguments(x);
-          return redis.loadstarFoldLatest(
+        samples.map((x) =>
+          // fold.lua's arguments with only what the cross-host part reads: the samples.
+          redis.loadstarFoldLatest(
             2,
             keys.latest,
             keys.hosts,
-            ...settings,
+            86_400_000,
+            86_400_000,
             x.host,
+            '',
+            '',
+            '',
             1,
-            hash,
+            '',
             String(x.time + SCRIPT_CALLS),
             '5',
-            packed,
-          );
-        }),
+            packedTokens(x.metrics),
+            '',
+            0,
+            0,
+            0,
+            0,
+          ),
+        ),
       ),
     );
     const memory = await weigh(redis, folder);
