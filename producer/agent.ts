@@ -24,7 +24,7 @@ export interface RunningAgent {
 }
 
 export async function localSources(config: ProducerConfig, log: Log): Promise<Source[]> {
-  const sources: Source[] = [new SystemSource(config.host)];
+  const sources: Source[] = [await SystemSource.start(config.host, { log: log.child('system') })];
   const gpu = await NvidiaSource.detect(config.host, log, config.nvidiaSmi);
   if (gpu) sources.push(gpu);
   return sources;

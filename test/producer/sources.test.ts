@@ -5,10 +5,8 @@ import { expect } from 'chai';
 import { collectSamples } from '../../producer/collect.ts';
 import { NvidiaSource, parseNvidiaSmi } from '../../producer/sources/nvidia.ts';
 import type { PartialRecord, Source } from '../../producer/sources/source.ts';
-import { parseMounts, SystemSource, usedPercent } from '../../producer/sources/system.ts';
 import { createMemoryLog } from '../../proto/log.ts';
-import { checkMetricName, SampleIds } from '../../proto/sample.ts';
-import { eventually } from '../harness/eventually.ts';
+import { SampleIds } from '../../proto/sample.ts';
 
 /** A stand-in nvidia-smi that prints what the real one prints for this query (no real GPU is lent to the project). */
 function fakeNvidiaSmi(output: string): string {
@@ -23,69 +21,6 @@ function fakeNvidiaSmi(output: string): string {
 }
 
 describe('sources', () => {
-  describe('system', () => {
-    it('reports cpu, per-core cpu, mem, swap, disk, load average, and rates once it has two readings', async function () {
-      this.timeout(10_000);
-      const source = new SystemSource('here');
-      // A rate needs two readings some time apart (systeminformation wants 500 ms).
-      await source.collect();
-      const record = await eventually(
-        async () => {
-          const [r] = await source.collect();
-          expect(r!.metrics['net.rx_bytes_per_s']).to.be.a('number');
-          expect(r!.metrics['disk.read_bytes_per_s']).to.be.a('number');
-          return r;
-        },
-        { timeoutMs: 5_000, intervalMs: 200 },
-      );
-      expect(record!.host).to.equal('here');
-      const m = record!.metrics;
-      for (const name of [
-        'cpu',
-        'mem',
-        'swap',
-        'disk',
-        'load.1',
-        'load.5',
-        'load.15',
-        'cpu.core.0',
-      ]) {
-        expect(m[name], name).to.be.a('number');
-      }
-      for (const name of ['cpu', 'mem', 'swap', 'disk', 'cpu.core.0'])
-        expect(m[name], name).to.be.within(0, 100);
-      const perFilesystem = Object.keys(m).filter((n) => n.startsWith('disk.used.'));
-      expect(perFilesystem).to.include('disk.used.root');
-      expect(m.disk).to.equal(Math.max(...perFilesystem.map((n) => m[n]!)));
-      expect(Object.keys(m).filter((n) => n.startsWith('cpu.core.'))).to.have.length.greaterThan(0);
-      expect(m['net.rx_bytes_per_s']).to.be.at.least(0);
-      expect(m['disk.read_bytes_per_s']).to.be.at.least(0);
-      for (const name of Object.keys(m)) expect(() => checkMetricName(name)).to.not.throw();
-    });
-
-    it('reads only real filesystems from /proc/self/mounts and decodes escaped paths', () => {
-      const mounts = parseMounts(
-        [
-          '/dev/vda / ext4 rw 0 0',
-          'proc /proc proc rw 0 0',
-          'tmpfs /run tmpfs rw 0 0',
-          '/dev/vdb /srv/my\\040data xfs rw 0 0',
-          'overlay /var/lib/docker/x overlay rw 0 0',
-          '/dev/vda / ext4 rw 0 0',
-        ].join('\n'),
-      );
-      expect(mounts).to.deep.equal([
-        { path: '/', type: 'ext4' },
-        { path: '/srv/my data', type: 'xfs' },
-      ]);
-    });
-
-    it('computes used % as df does', () => {
-      expect(usedPercent(100, 40, 30)).to.be.closeTo((60 / 90) * 100, 1e-9);
-      expect(usedPercent(0, 0, 0)).to.equal(null);
-    });
-  });
-
   describe('nvidia', () => {
     it('parses nvidia-smi CSV and skips cards that cannot report', () => {
       expect(parseNvidiaSmi('0, 35, 1024, 16384\n1, [N/A], 10, 100\n')).to.deep.equal([
