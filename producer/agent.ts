@@ -25,7 +25,10 @@ export interface RunningAgent {
 
 export async function localSources(config: ProducerConfig, log: Log): Promise<Source[]> {
   const sources: Source[] = [await SystemSource.start(config.host, { log: log.child('system') })];
-  const gpu = await NvidiaSource.detect(config.host, log, config.nvidiaSmi);
+  const gpu = await NvidiaSource.detect(config.host, log.child('nvidia'), {
+    command: config.nvidiaSmi,
+    intervalSeconds: config.intervalSeconds,
+  });
   if (gpu) sources.push(gpu);
   return sources;
 }
