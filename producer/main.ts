@@ -1,14 +1,16 @@
 // The producer (agent): collects this machine's load, and polls the remote
 // sources of SOURCES_FILE, every INTERVAL seconds, and delivers one sample per
 // host to the receiver through a disk spool that survives outages.
+// Also the entry of the one-file agent (deploy/agent/build.ts): no top-level await.
 import { exitOnStartFailure, onShutdown } from '../proto/lifecycle.ts';
 import { createLog } from '../proto/log.ts';
 import { configuredSources, startAgent } from './agent.ts';
 import { readProducerConfig } from './config.ts';
+import { answerCommandLine } from './usage.ts';
 
+answerCommandLine(process.argv.slice(2));
 const log = createLog('producer');
 const config = readProducerConfig();
-const agent = await configuredSources(config, log)
+configuredSources(config, log)
   .then((sources) => startAgent(config, sources, log))
-  .catch(exitOnStartFailure(log));
-onShutdown(log, () => agent.stop());
+  .then((agent) => onShutdown(log, () => agent.stop()), exitOnStartFailure(log));

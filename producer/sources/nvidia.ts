@@ -5,8 +5,8 @@
 // Never a process per sample; never a blocked event loop. A dead one is started
 // again with backoff. If the agent dies, nvidia-smi's next write fails (SIGPIPE)
 // and it ends too.
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import type { Log } from '../../proto/log.ts';
 import type { Metrics } from '../../proto/sample.ts';
 import type { PartialRecord, Source } from './source.ts';
@@ -111,7 +111,7 @@ export class NvidiaSource implements Source {
     if (gpus.length === 0) return null;
     log.info('NVIDIA GPU found: reporting gpu and gpu.mem', { gpus: gpus.length });
     const source = new NvidiaSource(host, settings, log);
-    source.start();
+    await source.start();
     return source;
   }
 
@@ -120,7 +120,10 @@ export class NvidiaSource implements Source {
     return this.child?.exitCode === null ? this.child.pid : undefined;
   }
 
-  private start(): void {
+  private async start(): Promise<void> {
+    const { spawn } = await import('node:child_process');
+    const { createInterface } = await import('node:readline');
+    if (this.closed) return;
     const child = spawn(this.settings.command, [...QUERY, `--loop-ms=${this.loopMs}`], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -146,7 +149,7 @@ export class NvidiaSource implements Source {
         error: lastError || undefined,
         in_s: this.restartMs / 1000,
       });
-      this.restartTimer = setTimeout(() => this.start(), this.restartMs);
+      this.restartTimer = setTimeout(() => void this.start(), this.restartMs);
       this.restartMs = Math.min(this.restartMs * 2, LAST_RESTART_MS);
     };
     child.once('error', (err) => end(err.message));
@@ -170,7 +173,16 @@ export class NvidiaSource implements Source {
   }
 }
 
-function runOnce(command: string): Promise<string> {
+/**
+ * Whether NVIDIA's kernel driver is loaded: without it nvidia-smi can find no
+ * GPU, so the agent starts no process to ask (nor loads the code to start one).
+ */
+export function nvidiaDriverLoaded(root = ''): boolean {
+  return existsSync(`${root}/proc/driver/nvidia/version`) || existsSync(`${root}/dev/nvidiactl`);
+}
+
+async function runOnce(command: string): Promise<string> {
+  const { execFile } = await import('node:child_process');
   return new Promise((resolve, reject) => {
     execFile(command, QUERY, { timeout: 5_000, maxBuffer: 64 * 1024 }, (err, stdout) =>
       err ? reject(err) : resolve(stdout),

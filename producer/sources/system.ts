@@ -2,7 +2,6 @@
 // directly: no program is ever started to collect. Elsewhere systeminformation
 // answers (system/fallback.ts, loaded only there: it would cost memory here).
 // A collector that fails leaves its metrics out; the others still report.
-import { performance } from 'node:perf_hooks';
 import type { Log } from '../../proto/log.ts';
 import type { Metrics } from '../../proto/sample.ts';
 import type { PartialRecord, Source } from './source.ts';
@@ -82,7 +81,12 @@ export class SystemSource implements Source {
 
   async collect(): Promise<PartialRecord[]> {
     if (!this.linux) {
-      const { collectFallback } = await import('./system/fallback.ts');
+      const { collectFallback } = await import('./system/fallback.ts').catch((err: Error) => {
+        // The one-file agent leaves systeminformation out: it is for Linux hosts.
+        throw new Error(
+          `on ${process.platform} the agent needs systeminformation (npm install systeminformation beside the agent, or run it from the repository): ${err.message}`,
+        );
+      });
       return [{ host: this.host, metrics: await collectFallback() }];
     }
     const reading = new Reading(this.root, this.clock());
