@@ -1,7 +1,8 @@
 // `npm run bench [-- --quick]`: starts its own nats-server, redis-server and
 // loadstar services on loopback, measures ingest, query, gRPC delivery and the
 // producer's footprint, and prints one table. Stops everything it started, by PID.
-// `-- --cluster` measures 1 against 2 copies of the services instead (scale-out.ts).
+// `-- --cluster` measures 1 against 2 copies of the services instead (scale-out.ts);
+// `-- --producer` only the agent's footprint beside node_exporter (producer-footprint.ts).
 import { availableParallelism } from 'node:os';
 import { METRICS_PER_BODY, QUERY_TOPICS, sampleBodies } from './bodies.ts';
 import { compareWithCeiling, type Side } from './compare.ts';
@@ -11,8 +12,8 @@ import { type LoadClient, LoadGenerator } from './load.ts';
 import { type BenchOptions, type BenchPlan, parseOptions, planFor } from './options.ts';
 import { CpuMeter } from './proc-stat.ts';
 import { Processes } from './processes.ts';
-import { measureProducer, type ProducerFigures } from './producer-footprint.ts';
-import { type BenchResults, renderNotes, renderTableOf } from './report.ts';
+import { measureFootprint } from './producer-footprint.ts';
+import { type BenchResults, renderFootprint, renderNotes, renderTableOf } from './report.ts';
 import { runScaleOut } from './scale-out.ts';
 import { startCeiling, startLoadstar } from './services.ts';
 import { StoreBacklog } from './store-backlog.ts';
@@ -124,18 +125,13 @@ async function run(options: BenchOptions, plan: BenchPlan, processes: Processes)
       plan.historyMaxMs,
     );
 
-    const producers: ProducerFigures[] = [];
-    for (const interval of plan.producerIntervals) {
-      step(
-        `producer: INTERVAL=${interval}, ${plan.producerWindowMs} ms after ${plan.producerWarmupMs} ms warm-up`,
-      );
-      producers.push(
-        await measureProducer(processes, loadstar, interval, {
-          warmupMs: plan.producerWarmupMs,
-          windowMs: plan.producerWindowMs,
-        }),
-      );
-    }
+    const footprint = await measureFootprint(
+      processes,
+      loadstar,
+      plan.producerIntervals,
+      { warmupMs: plan.producerWarmupMs, windowMs: plan.producerWindowMs },
+      step,
+    );
 
     const results: BenchResults = {
       quick: options.quick,
@@ -151,12 +147,30 @@ async function run(options: BenchOptions, plan: BenchPlan, processes: Processes)
       query,
       delivery,
       history: history.figures,
-      producers,
     };
-    process.stdout.write(`\n${renderTableOf(results)}\n\n${renderNotes(results)}\n`);
+    process.stdout.write(
+      `\n${renderTableOf(results)}\n\n${renderNotes(results)}\n\n${renderFootprint(footprint)}\n`,
+    );
   } finally {
     await backlog.close();
   }
+}
+
+/** `--producer`: only the agent's footprint, beside node_exporter, posting to a real pipeline. */
+async function runProducer(options: BenchOptions, plan: BenchPlan, processes: Processes) {
+  step(
+    'starting nats-server, redis-server, receiver, consumer and gateway for the agent to post to',
+  );
+  const loadstar = await startLoadstar(processes, await processes.startServers());
+  const footprint = await measureFootprint(
+    processes,
+    loadstar,
+    plan.producerIntervals,
+    { warmupMs: plan.producerWarmupMs, windowMs: plan.producerWindowMs },
+    step,
+  );
+  process.stdout.write(`\n${renderFootprint(footprint)}\n`);
+  if (options.quick) process.stdout.write('--quick run: too short to quote.\n');
 }
 
 function side(
@@ -199,6 +213,7 @@ const interrupted = processes.stopOnSignals('the bench', step);
 const started = Date.now();
 try {
   if (options.cluster) process.stdout.write(`\n${await runScaleOut(plan, processes)}\n\n`);
+  else if (options.producer) await runProducer(options, plan, processes);
   else await run(options, plan, processes);
   step(`bench took ${((Date.now() - started) / 1000).toFixed(0)} s`);
 } catch (err) {

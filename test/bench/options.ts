@@ -6,6 +6,8 @@ export interface BenchOptions {
   quick: boolean;
   /** `--cluster`: 1 against 2 copies of the receiver and the storage consumer, instead of the rest. */
   cluster: boolean;
+  /** `--producer`: only the agent's footprint beside node_exporter (with the services it posts to). */
+  producer: boolean;
 }
 
 export interface BenchPlan {
@@ -36,13 +38,14 @@ export interface BenchPlan {
   historyMaxMs: number;
 }
 
-const USAGE = 'usage: npm run bench [-- --quick] [--cluster]';
+const USAGE = 'usage: npm run bench [-- --quick] [--cluster | --producer]';
 
 export function parseOptions(args: readonly string[]): BenchOptions {
-  const options: BenchOptions = { quick: false, cluster: false };
+  const options: BenchOptions = { quick: false, cluster: false, producer: false };
   for (const arg of args) {
     if (arg === '--quick') options.quick = true;
     else if (arg === '--cluster') options.cluster = true;
+    else if (arg === '--producer') options.producer = true;
     else throw new Error(`unknown argument '${arg}'; ${USAGE}`);
   }
   return options;
@@ -62,7 +65,7 @@ export function planFor(options: BenchOptions): BenchPlan {
     grpcMeasureMs: quick ? 5_000 : 15_000,
     grpcWindows: quick ? 1 : 3,
     grpcWarmupMaxMs: 20_000,
-    producerIntervals: [1, 5],
+    producerIntervals: [5, 1],
     producerWarmupMs: quick ? 3_000 : 5_000,
     producerWindowMs: quick ? 10_000 : 30_000,
     historyRequests: quick ? 10 : 50,

@@ -7,7 +7,7 @@ import type { RunningGateway } from '../../gateway/service.ts';
 import type { RunningReceiver } from '../../receiver/service.ts';
 import { eventually } from '../harness/eventually.ts';
 import { gatewayOn, getJson, receiverOn, uniqueName } from '../harness/pipeline.ts';
-import { REPO } from '../harness/processes.ts';
+import { agentNodeFlags, REPO } from '../harness/processes.ts';
 import { removeDir } from '../harness/servers.ts';
 
 /** node_modules in `dir` or any directory above it: what Node would find a package in. */
@@ -17,12 +17,6 @@ function reachableNodeModules(dir: string): string[] {
     if (existsSync(join(at, 'node_modules'))) found.push(join(at, 'node_modules'));
     if (dirname(at) === at) return found;
   }
-}
-
-/** The flags the unit file runs the agent with, so the test runs it the same way. */
-function unitFlags(unit: string): string[] {
-  const exec = /^ExecStart=\/usr\/bin\/node (.*) \S+loadstar-agent\.js$/m.exec(unit);
-  return exec ? exec[1]!.split(' ') : [];
 }
 
 describe('the one-file agent, installed without the repository', function () {
@@ -115,7 +109,7 @@ describe('the one-file agent, installed without the repository', function () {
       join(dir, 'sources.yaml'),
       'sources:\n  - name: nowhere\n    type: prometheus\n    url: http://127.0.0.1:9/metrics\n    metrics:\n      - { series: node_load1, metric: load.1 }\n',
     );
-    const flags = unitFlags(readFileSync(join(built, 'loadstar-agent.service'), 'utf8'));
+    const flags = agentNodeFlags();
     expect(flags).to.include('--lite-mode');
     agent = spawn(process.execPath, [...flags, join(dir, 'loadstar-agent.js')], {
       cwd: dir,
