@@ -1,9 +1,16 @@
-import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { collectSamples } from '../../producer/collect.ts';
-import { NvidiaSource, parseNvidiaSmi } from '../../producer/sources/nvidia.ts';
+import { NvidiaSource, nvidiaDriverLoaded, parseNvidiaSmi } from '../../producer/sources/nvidia.ts';
 import type { PartialRecord, Source } from '../../producer/sources/source.ts';
 import { createMemoryLog } from '../../proto/log.ts';
 import { SampleIds } from '../../proto/sample.ts';
@@ -132,6 +139,14 @@ describe('sources', () => {
       expect(isAlive(pid)).to.equal(true);
       source!.close();
       await eventually(() => expect(isAlive(pid)).to.equal(false));
+    });
+
+    it("asks nvidia-smi only where NVIDIA's driver is loaded", () => {
+      const root = mkdtempSync(join(tmpdir(), 'loadstar-driver-'));
+      expect(nvidiaDriverLoaded(root)).to.equal(false);
+      mkdirSync(join(root, 'proc/driver/nvidia'), { recursive: true });
+      writeFileSync(join(root, 'proc/driver/nvidia/version'), 'NVRM version: 550.54.14\n');
+      expect(nvidiaDriverLoaded(root)).to.equal(true);
     });
 
     it('finds no GPU when nvidia-smi is missing or fails', async () => {
