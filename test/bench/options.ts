@@ -67,7 +67,7 @@ export function planFor(options: BenchOptions): BenchPlan {
     grpcWarmupMaxMs: 20_000,
     producerIntervals: [5, 1],
     producerWarmupMs: quick ? 3_000 : 5_000,
-    producerWindowMs: quick ? 10_000 : 30_000,
+    producerWindowMs: quick ? 10_000 : 60_000,
     historyRequests: quick ? 10 : 50,
     historyMaxMs: quick ? 20_000 : 60_000,
   };

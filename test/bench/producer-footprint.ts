@@ -127,7 +127,12 @@ function startAgent(
     SPOOL_DIR: processes.tempDir('spool'),
     HOST: host,
   };
-  const node = [process.execPath, ...agentNodeFlags(), agentFile];
+  const name = `agent ${interval}s${tracedTo ? ' (strace)' : ''}`;
+  // CPU_PROF_DIR=dir: a V8 CPU profile, as every Node process of the bench writes.
+  const profile = process.env.CPU_PROF_DIR
+    ? ['--cpu-prof', `--cpu-prof-dir=${join(process.env.CPU_PROF_DIR, name.replace(/\W+/g, '-'))}`]
+    : [];
+  const node = [process.execPath, ...agentNodeFlags(), ...profile, agentFile];
   if (!tracedTo)
     return processes.startProgram(`agent ${interval}s`, node[0]!, node.slice(1), settings);
   return processes.startProgram(

@@ -204,7 +204,7 @@ export function renderFootprint(f: FootprintFigures): string {
   }
   for (const note of f.notes) lines.push(`  ${note}`);
   lines.push(
-    "  The agent is the one-file build (npm run build:agent) run as its systemd unit runs it; node_exporter is Debian's, all collectors on.",
+    "  The agent is the one-file build (npm run build:agent) run as its systemd unit runs it; node_exporter is Debian's with its default collectors.",
   );
   return lines.join('\n');
 }
