@@ -9,6 +9,13 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm install --no-audit --no-fund
 fi
 
+# The one-file agent for other hosts (dist/agent/): built when missing or older than what it is built from.
+agent=dist/agent/loadstar-agent.js
+if [ ! -f "$agent" ] || [ -n "$(find producer proto deploy/agent package.json package-lock.json .env.example -newer "$agent" -print -quit)" ]; then
+  node --import tsx deploy/agent/build.ts ||
+    echo "loadstar: could not build $agent; the pipeline starts all the same" >&2
+fi
+
 missing=()
 command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || missing+=(nats-server)
 command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || missing+=(redis-server)

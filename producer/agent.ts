@@ -8,7 +8,7 @@ import type { ProducerConfig } from './config.ts';
 import { runOnSchedule, type Schedule } from './schedule.ts';
 import { Sender } from './sender.ts';
 import { createRemoteSource } from './sources/file.ts';
-import { NvidiaSource } from './sources/nvidia.ts';
+import { NvidiaSource, nvidiaDriverLoaded } from './sources/nvidia.ts';
 import type { Source } from './sources/source.ts';
 import { SystemSource } from './sources/system.ts';
 import { Spool } from './spool.ts';
@@ -24,8 +24,15 @@ export interface RunningAgent {
 }
 
 export async function localSources(config: ProducerConfig, log: Log): Promise<Source[]> {
-  const sources: Source[] = [new SystemSource(config.host)];
-  const gpu = await NvidiaSource.detect(config.host, log, config.nvidiaSmi);
+  const sources: Source[] = [await SystemSource.start(config.host, { log: log.child('system') })];
+  // NVIDIA_SMI set: the operator says there is one. Unset: asked only when the driver is loaded.
+  const gpu =
+    config.nvidiaSmi !== undefined || nvidiaDriverLoaded()
+      ? await NvidiaSource.detect(config.host, log.child('nvidia'), {
+          command: config.nvidiaSmi ?? 'nvidia-smi',
+          intervalSeconds: config.intervalSeconds,
+        })
+      : null;
   if (gpu) sources.push(gpu);
   return sources;
 }

@@ -18,8 +18,8 @@ export interface ProducerConfig {
   drainRate: number;
   /** Longest a source may take before its collection is abandoned (SOURCE_TIMEOUT). */
   sourceTimeoutMs: number;
-  /** Path of nvidia-smi (NVIDIA_SMI); found on PATH by default. */
-  nvidiaSmi: string;
+  /** Path of nvidia-smi (NVIDIA_SMI); unset: `nvidia-smi` on PATH, asked only when NVIDIA's driver is loaded. */
+  nvidiaSmi?: string;
   /** Collect this machine (LOCAL_SOURCE); off for an agent used only to poll remote sources. */
   localSource: boolean;
   /** Remote sources from the file at SOURCES_FILE, checked; empty without one. */
@@ -75,7 +75,7 @@ export const producerCommand: Command<ProducerConfig> = {
       batchSize: s.number('BATCH_SIZE', 500, { min: 1, max: 10_000, integer: true }),
       drainRate: s.number('DRAIN_RATE', 5000, { min: 1 }),
       sourceTimeoutMs,
-      nvidiaSmi: s.string('NVIDIA_SMI', 'nvidia-smi'),
+      nvidiaSmi: s.optionalString('NVIDIA_SMI'),
       localSource,
       sources,
       token: s.optionalString('INGEST_TOKEN'),

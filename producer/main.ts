@@ -1,15 +1,19 @@
 // The producer (agent): collects this machine's load, and polls the remote
 // sources of SOURCES_FILE, every INTERVAL seconds, and delivers one sample per
 // host to the receiver through a disk spool that survives outages.
+// Also the entry of the one-file agent (deploy/agent/build.ts): no top-level await.
 import { startCommand } from '../proto/command.ts';
 import { exitOnStartFailure, onShutdown } from '../proto/lifecycle.ts';
 import { createLog } from '../proto/log.ts';
 import { configuredSources, startAgent } from './agent.ts';
-import { producerCommand } from './config.ts';
+import { producerCommand, readProducerConfig } from './config.ts';
+import { answerCommandLine, isAgentBundle } from './usage.ts';
 
-const config = startCommand(producerCommand);
+// The one file carries no .env.example or package.json to read: it answers from its own text.
+const config = isAgentBundle()
+  ? (answerCommandLine(process.argv.slice(2)), readProducerConfig())
+  : startCommand(producerCommand);
 const log = createLog('producer', config.log);
-const agent = await configuredSources(config, log)
+configuredSources(config, log)
   .then((sources) => startAgent(config, sources, log))
-  .catch(exitOnStartFailure(log));
-onShutdown(log, () => agent.stop());
+  .then((agent) => onShutdown(log, () => agent.stop()), exitOnStartFailure(log));

@@ -18,10 +18,11 @@ export interface Command<T> {
   parse: (settings: Settings) => T;
 }
 
-const REPO = new URL('..', import.meta.url);
+/** The repository, found when asked: a bundle (the one-file agent) has no import.meta.url to start from. */
+const repo = () => new URL('..', import.meta.url);
 
 export function packageVersion(): string {
-  return (JSON.parse(readFileSync(new URL('package.json', REPO), 'utf8')) as { version: string })
+  return (JSON.parse(readFileSync(new URL('package.json', repo()), 'utf8')) as { version: string })
     .version;
 }
 
@@ -106,7 +107,7 @@ export function settingsRead<T>(command: Command<T>): string[] {
 export function helpText<T>(command: Command<T>): string {
   let documented = new Map<string, DocumentedSetting>();
   try {
-    documented = documentedSettings(readFileSync(new URL('.env.example', REPO), 'utf8'));
+    documented = documentedSettings(readFileSync(new URL('.env.example', repo()), 'utf8'));
   } catch {
     // Without .env.example the names alone are listed.
   }

@@ -2,7 +2,7 @@
 // environment (the environment wins). A bad setting is a ConfigError naming the
 // setting; `readConfig` turns it into one line on stderr and exit status 2.
 import { readFileSync } from 'node:fs';
-import { parseEnv } from 'node:util';
+import * as util from 'node:util';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -26,11 +26,31 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * Node's own .env parser (util.parseEnv, Node 20.12+). The one-file agent also
+ * runs on Debian 12's nodejs 18, which lacks it: there, KEY=value lines with
+ * optional quotes and # comments, which is what .env files written for us hold.
+ */
+function parseEnvText(text: string): Record<string, string> {
+  if (typeof util.parseEnv === 'function') return util.parseEnv(text) as Record<string, string>;
+  const env: Record<string, string> = {};
+  for (const line of text.split(/\r?\n/)) {
+    const setting = /^\s*(?:export\s+)?([\w.-]+)\s*=\s*(.*?)\s*$/.exec(line);
+    if (!setting) continue;
+    let value = setting[2]!;
+    const quoted = /^(["'`])(.*)\1$/.exec(value);
+    if (quoted) value = quoted[1] === '"' ? quoted[2]!.replaceAll('\\n', '\n') : quoted[2]!;
+    else value = value.replace(/\s+#.*$/, '');
+    env[setting[1]!] = value;
+  }
+  return env;
+}
+
 /** The settings a service sees: `.env` (when present) overlaid by the real environment. */
 export function loadEnv(file = '.env', environment: Env = process.env): Env {
   let fromFile: Record<string, string> = {};
   try {
-    fromFile = parseEnv(readFileSync(file, 'utf8')) as Record<string, string>;
+    fromFile = parseEnvText(readFileSync(file, 'utf8'));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }

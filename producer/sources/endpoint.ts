@@ -1,6 +1,7 @@
 // The one HTTP GET a remote source makes: its own headers, the collection's
 // signal as its deadline, and a bounded body. Never reads past the size limit:
 // a runaway endpoint must not take the agent's memory with it.
+import { type Answer, request } from '../request.ts';
 
 export interface Endpoint {
   url: URL;
@@ -28,36 +29,18 @@ export async function fetchEndpoint(
   signal: AbortSignal,
   maxBytes = MAX_ANSWER_BYTES,
 ): Promise<string> {
-  let res: Response;
+  let answer: Answer;
   try {
-    res = await fetch(endpoint.url, { headers: { accept, ...endpoint.headers }, signal });
+    answer = await request(endpoint.url, {
+      method: 'GET',
+      headers: { accept, ...endpoint.headers },
+      signal,
+      maxBytes,
+    });
   } catch (err) {
-    // fetch says only "fetch failed"; the reason (ECONNREFUSED, ENOTFOUND…) is in its cause.
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    throw new Error(`request failed: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
+    const message = (err as Error).message;
+    throw new Error(message.includes('limit') ? message : `request failed: ${message}`);
   }
-  if (!res.ok) {
-    await res.body?.cancel().catch(() => {});
-    throw new Error(`answered HTTP ${res.status}`);
-  }
-  const declared = Number(res.headers.get('content-length') ?? 0);
-  if (declared > maxBytes) {
-    await res.body?.cancel().catch(() => {});
-    throw new Error(`answer of ${declared} bytes is over the ${maxBytes}-byte limit`);
-  }
-  if (!res.body) return '';
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let bytes = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    bytes += value.byteLength;
-    if (bytes > maxBytes) {
-      await reader.cancel().catch(() => {});
-      throw new Error(`answer is over the ${maxBytes}-byte limit`);
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+  if (answer.status < 200 || answer.status > 299) throw new Error(`answered HTTP ${answer.status}`);
+  return answer.text;
 }

@@ -1,154 +1,126 @@
-// The local machine, read with systeminformation: cpu (total and per core),
-// memory, swap, disk usage per filesystem, disk and network throughput, load
-// average. Filesystem usage comes from statfs(2) on Linux, because
-// systeminformation's fsSize() spawns `df` on every call.
-import { readFile, statfs } from 'node:fs/promises';
-import { loadavg } from 'node:os';
-import si from 'systeminformation';
+// This machine's load. On Linux every collector of system/ reads /proc and /sys
+// directly: no program is ever started to collect. Elsewhere systeminformation
+// answers (system/fallback.ts, loaded only there: it would cost memory here).
+// A collector that fails leaves its metrics out; the others still report.
+import type { Log } from '../../proto/log.ts';
 import type { Metrics } from '../../proto/sample.ts';
-import { nameToken, type PartialRecord, type Source } from './source.ts';
+import type { PartialRecord, Source } from './source.ts';
+import { Reading, type SystemCollector } from './system/collector.ts';
+import { CpuCollector } from './system/cpu.ts';
+import { DiskstatsCollector } from './system/diskstats.ts';
+import { FilefdCollector } from './system/filefd.ts';
+import { FilesystemCollector } from './system/filesystem.ts';
+import { LoadavgCollector } from './system/loadavg.ts';
+import { MemoryCollector } from './system/memory.ts';
+import { NetdevCollector } from './system/netdev.ts';
+import { PressureCollector } from './system/pressure.ts';
+import { StatCollector } from './system/stat.ts';
+import { UptimeCollector } from './system/uptime.ts';
+import { pageSize, VmstatCollector } from './system/vmstat.ts';
 
-/** Filesystems that hold data; pseudo and in-memory ones would only add noise. */
-const PSEUDO_FS = new Set([
-  'autofs',
-  'binfmt_misc',
-  'bpf',
-  'cgroup',
-  'cgroup2',
-  'configfs',
-  'debugfs',
-  'devpts',
-  'devtmpfs',
-  'efivarfs',
-  'fusectl',
-  'hugetlbfs',
-  'mqueue',
-  'nsfs',
-  'overlay',
-  'proc',
-  'pstore',
-  'ramfs',
-  'rpc_pipefs',
-  'securityfs',
-  'selinuxfs',
-  'squashfs',
-  'sysfs',
-  'tmpfs',
-  'tracefs',
-  'fuse.lxcfs',
-  'fuse.gvfsd-fuse',
-  'fuse.portal',
-  'nfsd',
-  'iso9660',
-]);
+/**
+ * Every Linux collector by name, in the order its metrics appear. Adding one
+ * is a file in system/ and a line here; nothing else changes.
+ */
+export const COLLECTORS: Readonly<Record<string, (root: string) => SystemCollector>> = {
+  cpu: () => new CpuCollector(),
+  memory: () => new MemoryCollector(),
+  vmstat: (root) => new VmstatCollector(pageSize(root)),
+  filesystem: () => new FilesystemCollector(),
+  diskstats: () => new DiskstatsCollector(),
+  netdev: () => new NetdevCollector(),
+  loadavg: () => new LoadavgCollector(),
+  pressure: () => new PressureCollector(),
+  stat: () => new StatCollector(),
+  filefd: () => new FilefdCollector(),
+  uptime: () => new UptimeCollector(),
+};
 
-interface Mount {
-  path: string;
-  type: string;
-}
-
-/** Real filesystems from /proc/self/mounts, each mount point once. */
-export function parseMounts(text: string): Mount[] {
-  const seen = new Set<string>();
-  const mounts: Mount[] = [];
-  for (const line of text.split('\n')) {
-    const [device, rawPath, type] = line.split(' ');
-    if (!device || !rawPath || !type || PSEUDO_FS.has(type)) continue;
-    const path = rawPath.replace(/\\(\d{3})/g, (_, octal: string) =>
-      String.fromCharCode(Number.parseInt(octal, 8)),
-    );
-    if (seen.has(path)) continue;
-    seen.add(path);
-    mounts.push({ path, type });
-  }
-  return mounts;
-}
-
-/** Used % as df reports it: used / (used + available to unprivileged users). */
-export function usedPercent(blocks: number, free: number, available: number): number | null {
-  const used = blocks - free;
-  const total = used + available;
-  return total > 0 ? (used / total) * 100 : null;
-}
-
-async function diskUsage(): Promise<Map<string, number>> {
-  const usage = new Map<string, number>();
-  if (process.platform === 'linux') {
-    const mounts = parseMounts(await readFile('/proc/self/mounts', 'utf8'));
-    await Promise.all(
-      mounts.map(async (m) => {
-        const s = await statfs(m.path).catch(() => null);
-        const pct = s ? usedPercent(s.blocks, s.bfree, s.bavail) : null;
-        if (pct !== null) usage.set(m.path, pct);
-      }),
-    );
-  } else {
-    for (const fs of await si.fsSize()) usage.set(fs.mount, fs.use);
-  }
-  return usage;
+export interface SystemSourceOptions {
+  /** `linux` reads /proc and /sys; any other platform uses systeminformation. Default: this one. */
+  platform?: NodeJS.Platform;
+  /** Prefix of every /proc and /sys path: tests point it at a fixture tree. */
+  root?: string;
+  /** Monotonic seconds, for rates: tests pass their own clock. */
+  clock?: () => number;
+  log?: Log;
 }
 
 export class SystemSource implements Source {
   readonly name = 'system';
+  private readonly collectors: [string, SystemCollector][];
+  private readonly root: string;
+  private readonly clock: () => number;
+  private readonly linux: boolean;
+  private readonly log?: Log;
+  /** Collectors failing now, with the error last logged: one line when it starts, one when it ends. */
+  private readonly failing = new Map<string, string>();
 
-  constructor(private readonly host: string) {}
+  constructor(
+    private readonly host: string,
+    options: SystemSourceOptions = {},
+  ) {
+    this.linux = (options.platform ?? process.platform) === 'linux';
+    this.root = options.root ?? '';
+    this.clock = options.clock ?? (() => performance.now() / 1000);
+    this.log = options.log;
+    this.collectors = this.linux
+      ? Object.entries(COLLECTORS).map(([name, create]) => [name, create(this.root)])
+      : [];
+  }
+
+  /**
+   * The source, after one collection that sets the baseline of every rate and
+   * cpu share: the agent's first sample then has them too.
+   */
+  static async start(host: string, options: SystemSourceOptions = {}): Promise<SystemSource> {
+    const source = new SystemSource(host, options);
+    await source.collect();
+    return source;
+  }
 
   async collect(): Promise<PartialRecord[]> {
-    const [load, mem, disks, fsStats, net] = await Promise.all([
-      si.currentLoad(),
-      si.mem(),
-      diskUsage(),
-      si.fsStats().catch(() => null),
-      si.networkStats('*').catch(() => []),
-    ]);
+    if (!this.linux) {
+      const { collectFallback } = await import('./system/fallback.ts').catch((err: Error) => {
+        // The one-file agent leaves systeminformation out: it is for Linux hosts.
+        throw new Error(
+          `on ${process.platform} the agent needs systeminformation (npm install systeminformation beside the agent, or run it from the repository): ${err.message}`,
+        );
+      });
+      return [{ host: this.host, metrics: await collectFallback() }];
+    }
+    const reading = new Reading(this.root, this.clock());
     const metrics: Metrics = {};
-    metrics.cpu = load.currentLoad;
-    load.cpus.forEach((core, i) => {
-      metrics[`cpu.core.${i}`] = core.load;
-    });
-    if (mem.total > 0) metrics.mem = ((mem.total - mem.available) / mem.total) * 100;
-    metrics.swap = mem.swaptotal > 0 ? (mem.swapused / mem.swaptotal) * 100 : 0;
-
-    let fullest = -1;
-    for (const [mount, pct] of disks) {
-      metrics[`disk.used.${nameToken(mount)}`] = pct;
-      fullest = Math.max(fullest, pct);
+    const waiting: Promise<void>[] = [];
+    for (const [name, collector] of this.collectors) {
+      try {
+        const updating = collector.update(reading, metrics);
+        if (updating)
+          waiting.push(
+            updating.then(
+              () => this.succeeded(name),
+              (err: Error) => this.failed(name, err),
+            ),
+          );
+        else this.succeeded(name);
+      } catch (err) {
+        this.failed(name, err as Error);
+      }
     }
-    // `disk` is the fullest filesystem: the one an operator must act on first.
-    if (fullest >= 0) metrics.disk = fullest;
-    // The first reading of a rate has nothing to compare with: systeminformation gives null.
-    if (fsStats && typeof fsStats.rx_sec === 'number' && typeof fsStats.wx_sec === 'number') {
-      metrics['disk.read_bytes_per_s'] = Math.max(0, fsStats.rx_sec);
-      metrics['disk.write_bytes_per_s'] = Math.max(0, fsStats.wx_sec);
-    }
-    let rx = 0;
-    let tx = 0;
-    let rates = 0;
-    for (const iface of net) {
-      if (
-        iface.iface === 'lo' ||
-        typeof iface.rx_sec !== 'number' ||
-        typeof iface.tx_sec !== 'number'
-      )
-        continue;
-      const name = nameToken(iface.iface);
-      metrics[`net.${name}.rx_bytes_per_s`] = Math.max(0, iface.rx_sec);
-      metrics[`net.${name}.tx_bytes_per_s`] = Math.max(0, iface.tx_sec);
-      rx += Math.max(0, iface.rx_sec);
-      tx += Math.max(0, iface.tx_sec);
-      rates++;
-    }
-    if (rates > 0) {
-      metrics['net.rx_bytes_per_s'] = rx;
-      metrics['net.tx_bytes_per_s'] = tx;
-    }
-    const [l1, l5, l15] = loadavg();
-    metrics['load.1'] = l1!;
-    metrics['load.5'] = l5!;
-    metrics['load.15'] = l15!;
-    for (const [name, value] of Object.entries(metrics)) {
-      if (!Number.isFinite(value)) delete metrics[name];
-    }
+    await Promise.all(waiting);
     return [{ host: this.host, metrics }];
+  }
+
+  private failed(collector: string, err: Error): void {
+    if (this.failing.get(collector) === err.message) return;
+    this.failing.set(collector, err.message);
+    this.log?.warn('collector failed; its metrics are left out', {
+      collector,
+      error: err.message,
+    });
+  }
+
+  private succeeded(collector: string): void {
+    if (this.failing.delete(collector)) this.log?.info('collector works again', { collector });
   }
 }

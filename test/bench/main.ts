@@ -3,6 +3,7 @@
 // producer's footprint, and prints one table. Stops everything it started, by PID.
 // `-- --cluster` measures 1 against 2 copies of the services instead (scale-out.ts);
 // `-- --storage` only the Redis storage figures (storage.ts), which the full run ends with.
+// `-- --producer` only the agent's footprint beside node_exporter (producer-footprint.ts).
 import { availableParallelism } from 'node:os';
 import { METRICS_PER_BODY, QUERY_TOPICS, sampleBodies } from './bodies.ts';
 import { compareWithCeiling, type Side } from './compare.ts';
@@ -12,8 +13,8 @@ import { type LoadClient, LoadGenerator } from './load.ts';
 import { type BenchOptions, type BenchPlan, parseOptions, planFor } from './options.ts';
 import { CpuMeter } from './proc-stat.ts';
 import { Processes } from './processes.ts';
-import { measureProducer, type ProducerFigures } from './producer-footprint.ts';
-import { type BenchResults, renderNotes, renderTableOf } from './report.ts';
+import { measureFootprint } from './producer-footprint.ts';
+import { type BenchResults, renderFootprint, renderNotes, renderTableOf } from './report.ts';
 import { runScaleOut } from './scale-out.ts';
 import { startCeiling, startLoadstar } from './services.ts';
 import { measureStorage } from './storage.ts';
@@ -130,18 +131,15 @@ async function run(options: BenchOptions, plan: BenchPlan, processes: Processes)
         )
       : { figures: [] };
 
-    const producers: ProducerFigures[] = [];
-    for (const interval of rest ? plan.producerIntervals : []) {
-      step(
-        `producer: INTERVAL=${interval}, ${plan.producerWindowMs} ms after ${plan.producerWarmupMs} ms warm-up`,
-      );
-      producers.push(
-        await measureProducer(processes, loadstar, interval, {
-          warmupMs: plan.producerWarmupMs,
-          windowMs: plan.producerWindowMs,
-        }),
-      );
-    }
+    const footprint = rest
+      ? await measureFootprint(
+          processes,
+          loadstar,
+          plan.producerIntervals,
+          { warmupMs: plan.producerWarmupMs, windowMs: plan.producerWindowMs },
+          step,
+        )
+      : null;
 
     const results: BenchResults = {
       quick: options.quick,
@@ -157,9 +155,10 @@ async function run(options: BenchOptions, plan: BenchPlan, processes: Processes)
       query,
       delivery,
       history: history.figures,
-      producers,
     };
-    process.stdout.write(`\n${renderTableOf(results)}\n\n${renderNotes(results)}\n`);
+    process.stdout.write(
+      `\n${renderTableOf(results)}\n\n${renderNotes(results)}\n${footprint ? `\n${renderFootprint(footprint)}\n` : ''}`,
+    );
     if (rest)
       process.stdout.write(
         `\n${await measureStorage(processes, { queries: plan.storageQueries }, step)}\n\n`,
@@ -167,6 +166,23 @@ async function run(options: BenchOptions, plan: BenchPlan, processes: Processes)
   } finally {
     await backlog.close();
   }
+}
+
+/** `--producer`: only the agent's footprint, beside node_exporter, posting to a real pipeline. */
+async function runProducer(options: BenchOptions, plan: BenchPlan, processes: Processes) {
+  step(
+    'starting nats-server, redis-server, receiver, consumer and gateway for the agent to post to',
+  );
+  const loadstar = await startLoadstar(processes, await processes.startServers());
+  const footprint = await measureFootprint(
+    processes,
+    loadstar,
+    plan.producerIntervals,
+    { warmupMs: plan.producerWarmupMs, windowMs: plan.producerWindowMs },
+    step,
+  );
+  process.stdout.write(`\n${renderFootprint(footprint)}\n`);
+  if (options.quick) process.stdout.write('--quick run: too short to quote.\n');
 }
 
 function side(
@@ -213,6 +229,7 @@ try {
     process.stdout.write(
       `\n${await measureStorage(processes, { queries: plan.storageQueries }, step)}\n\n`,
     );
+  else if (options.producer) await runProducer(options, plan, processes);
   else await run(options, plan, processes);
   step(`bench took ${((Date.now() - started) / 1000).toFixed(0)} s`);
 } catch (err) {

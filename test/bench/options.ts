@@ -10,6 +10,8 @@ export interface BenchOptions {
   storage: boolean;
   /** `--ingest`: only ingest and query against the bare-Koa ceiling (and where the CPU goes). */
   ingestOnly: boolean;
+  /** `--producer`: only the agent's footprint beside node_exporter (with the services it posts to). */
+  producer: boolean;
 }
 
 export interface BenchPlan {
@@ -42,15 +44,22 @@ export interface BenchPlan {
   storageQueries: number;
 }
 
-const USAGE = 'usage: npm run bench [-- --quick] [--cluster | --storage | --ingest]';
+const USAGE = 'usage: npm run bench [-- --quick] [--cluster | --storage | --ingest | --producer]';
 
 export function parseOptions(args: readonly string[]): BenchOptions {
-  const options: BenchOptions = { quick: false, cluster: false, storage: false, ingestOnly: false };
+  const options: BenchOptions = {
+    quick: false,
+    cluster: false,
+    storage: false,
+    ingestOnly: false,
+    producer: false,
+  };
   for (const arg of args) {
     if (arg === '--quick') options.quick = true;
     else if (arg === '--cluster') options.cluster = true;
     else if (arg === '--storage') options.storage = true;
     else if (arg === '--ingest') options.ingestOnly = true;
+    else if (arg === '--producer') options.producer = true;
     else throw new Error(`unknown argument '${arg}'; ${USAGE}`);
   }
   return options;
@@ -70,9 +79,9 @@ export function planFor(options: BenchOptions): BenchPlan {
     grpcMeasureMs: quick ? 5_000 : 15_000,
     grpcWindows: quick ? 1 : 3,
     grpcWarmupMaxMs: 20_000,
-    producerIntervals: [1, 5],
+    producerIntervals: [5, 1],
     producerWarmupMs: quick ? 3_000 : 5_000,
-    producerWindowMs: quick ? 10_000 : 30_000,
+    producerWindowMs: quick ? 10_000 : 60_000,
     historyRequests: quick ? 10 : 50,
     historyMaxMs: quick ? 20_000 : 60_000,
     storageQueries: quick ? 5 : 30,

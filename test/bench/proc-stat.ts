@@ -1,7 +1,7 @@
 // What a process costs, read from /proc (Linux): CPU seconds spent so far and
 // resident memory. Read-only; a process that has gone reads as NaN.
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 const TICKS_PER_SECOND =
   Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
@@ -16,6 +16,36 @@ export function cpuSeconds(pid: number): number {
   } catch {
     return Number.NaN;
   }
+}
+
+/** The fields of /proc/<pid>/stat after the command name (field 3 on), or null once it has gone. */
+function statFields(pid: number): string[] | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * CPU seconds of `pid` and of every process it started: the children it has
+ * reaped (cutime, cstime) and those still running, theirs included. What a
+ * program that spawns helpers really costs.
+ */
+export function cpuSecondsWithChildren(pid: number): number {
+  const fields = statFields(pid);
+  if (!fields) return Number.NaN;
+  let ticks = Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const child = statFields(Number(entry));
+    if (!child || Number(child[1]) !== pid) continue;
+    // A child that ended meanwhile is counted in cutime once reaped.
+    const seconds = cpuSecondsWithChildren(Number(entry));
+    if (Number.isFinite(seconds)) ticks += seconds * TICKS_PER_SECOND;
+  }
+  return ticks / TICKS_PER_SECOND;
 }
 
 export function rssBytes(pid: number): number {

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { removeDir, type ServerProcess, startNats, startRedis } from '../harness/servers.ts';
 
 /** Resolved once, so children find tsx although their cwd is outside the repo. */
-const TSX = import.meta.resolve('tsx');
+export const TSX = import.meta.resolve('tsx');
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
 /** Lines of a child's stderr echoed before the rest is only counted, so a flood cannot hide the figures. */
@@ -62,11 +62,32 @@ export class Processes {
 
   /**
    * Runs a repo file as `node --import tsx <file>` with only the settings given
-   * (plus PATH and HOME), so the caller's shell cannot change what is measured.
+   * (plus PATH, HOME and TMPDIR), so the caller's shell cannot change what is measured.
    */
   startNode(
     name: string,
     file: string,
+    settings: Record<string, string>,
+    { ipc = false } = {},
+  ): Child {
+    // CPU_PROF_DIR=dir: every Node process writes V8 CPU profiles (one per thread) to dir/<name>/ when it exits.
+    const profile = process.env.CPU_PROF_DIR
+      ? ['--cpu-prof', `--cpu-prof-dir=${join(process.env.CPU_PROF_DIR, name)}`]
+      : [];
+    return this.startProgram(
+      name,
+      process.execPath,
+      [...profile, '--import', TSX, join(REPO, file)],
+      settings,
+      { ipc },
+    );
+  }
+
+  /** Runs any program with only the settings given (plus PATH, HOME and TMPDIR), in the empty work dir. */
+  startProgram(
+    name: string,
+    command: string,
+    args: readonly string[],
     settings: Record<string, string>,
     { ipc = false } = {},
   ): Child {
@@ -75,16 +96,12 @@ export class Processes {
       const value = process.env[inherited];
       if (value !== undefined) env[inherited] = value;
     }
-    // CPU_PROF_DIR=dir: every Node process writes V8 CPU profiles (one per thread) to dir/<name>/ when it exits.
-    const profile = process.env.CPU_PROF_DIR
-      ? ['--cpu-prof', `--cpu-prof-dir=${join(process.env.CPU_PROF_DIR, name)}`]
-      : [];
-    const child = spawn(process.execPath, [...profile, '--import', TSX, join(REPO, file)], {
+    const child = spawn(command, args, {
       cwd: this.workDir,
       env,
       stdio: ['ignore', 'pipe', 'pipe', ...(ipc ? (['ipc'] as const) : [])],
     });
-    if (child.pid === undefined) throw new Error(`could not start ${name} (${file})`);
+    if (child.pid === undefined) throw new Error(`could not start ${name} (${command})`);
     const lines: string[] = [];
     let echoed = 0;
     const keep = (line: string) => {

@@ -3,8 +3,8 @@
 import type { Comparison, SideFigures } from './compare.ts';
 import type { DeliveryFigures } from './grpc-latency.ts';
 import type { HistoryFigures } from './history-queries.ts';
-import type { ProducerFigures } from './producer-footprint.ts';
-import { count, mb, ms, percent, ratio, renderTable } from './table.ts';
+import type { FootprintFigures, Usage } from './producer-footprint.ts';
+import { count, ms, percent, ratio, renderTable } from './table.ts';
 
 export interface BenchResults {
   quick: boolean;
@@ -20,7 +20,6 @@ export interface BenchResults {
   query: Comparison;
   delivery: DeliveryFigures[];
   history: HistoryFigures[];
-  producers: ProducerFigures[];
 }
 
 function verdict(met: boolean, target: string): string {
@@ -80,15 +79,6 @@ export function renderTableOf(r: BenchResults): string {
       '',
     ]);
   }
-  for (const p of r.producers) {
-    rows.push([
-      `producer INTERVAL=${p.intervalSeconds}: CPU / median RSS`,
-      `${percent(p.cpuPercent)} / ${mb(p.rssMedianBytes)}`,
-      '',
-      '',
-      '',
-    ]);
-  }
   return renderTable(['figure (medians)', 'loadstar', 'bare Koa', 'ratio', 'target'], rows);
 }
 
@@ -139,11 +129,6 @@ export function renderNotes(r: BenchResults): string {
           : ''),
     );
   }
-  for (const p of r.producers) {
-    lines.push(
-      `  producer INTERVAL=${p.intervalSeconds}: ${(p.windowMs / 1000).toFixed(0)} s window, RSS max ${mb(p.rssMaxBytes)}, ${count(p.samplesStored)} samples stored for its host`,
-    );
-  }
   lines.push(
     '',
     `Setup: ${r.metricsPerBody} metrics per sample; query and subscriptions name ${r.topics.join(', ')}; ` +
@@ -151,5 +136,75 @@ export function renderNotes(r: BenchResults): string {
       `gRPC figures are the median of ${r.grpcWindows} window(s) of ${(r.grpcWindowMs / 1000).toFixed(0)} s.`,
   );
   if (r.quick) lines.push('--quick run: too short to quote; run without --quick for figures.');
+  return lines.join('\n');
+}
+
+/** Agent RSS target: what a host agent may keep. */
+const AGENT_RSS_BYTES = 45 * 1024 * 1024;
+const AGENT_CPU_AT_1S = 1;
+
+function megabytes(bytes: number): string {
+  return Number.isFinite(bytes) ? `${(bytes / 1024 / 1024).toFixed(1)} MB` : 'n/a';
+}
+
+function usage(u: Usage): string {
+  return `${percent(u.cpuPercent)} / ${megabytes(u.rssMedianBytes)}`;
+}
+
+/** The agent beside node_exporter: CPU (children included) and median RSS, and the programs it starts. */
+export function renderFootprint(f: FootprintFigures): string {
+  const rows: string[][] = [];
+  for (const a of f.agents) {
+    const beside = a.intervalSeconds === 5 && f.exporter;
+    const targets = [verdict(a.rssMedianBytes <= AGENT_RSS_BYTES, 'RSS <= 45 MB')];
+    if (beside)
+      targets.unshift(verdict(a.cpuPercent <= f.exporter!.cpuPercent, 'CPU <= node_exporter'));
+    if (a.intervalSeconds === 1)
+      targets.unshift(verdict(a.cpuPercent <= AGENT_CPU_AT_1S, 'CPU <= 1 %'));
+    rows.push([
+      `INTERVAL=${a.intervalSeconds}${beside ? ' (node_exporter scraped every 5 s)' : ''}: CPU / median RSS`,
+      usage(a),
+      beside ? usage(f.exporter!) : '',
+      targets.join(', '),
+    ]);
+  }
+  if (f.programs) {
+    const perCollection = f.programs.programs / Math.max(1, f.programs.collections);
+    rows.push([
+      'programs started per collection (strace -f, INTERVAL=1)',
+      `${perCollection.toFixed(perCollection === 0 ? 0 : 2)} (${count(f.programs.programs)} in ${count(f.programs.collections)})`,
+      '',
+      verdict(f.programs.programs === 0 && f.programs.collections > 0, '0'),
+    ]);
+  }
+  const lines = [
+    renderTable(
+      ['agent footprint (CPU of one core, children included)', 'agent', 'node_exporter', 'target'],
+      rows,
+    ),
+    '',
+  ];
+  for (const a of f.agents) {
+    lines.push(
+      `  agent INTERVAL=${a.intervalSeconds}: ${(a.windowMs / 1000).toFixed(0)} s window, RSS max ${megabytes(a.rssMaxBytes)}, ${count(a.samplesStored)} samples stored for its host`,
+    );
+  }
+  if (f.exporter)
+    lines.push(
+      `  node_exporter: RSS max ${megabytes(f.exporter.rssMaxBytes)}, ${count(f.exporter.scrapes)} scrapes answered in the window`,
+    );
+  if (f.programs) {
+    const names = Object.entries(f.programs.names)
+      .sort((a, b) => b[1] - a[1])
+      .map(([name, n]) => `${name} ${n}`)
+      .join(', ');
+    lines.push(
+      `  programs: ${count(f.programs.programs)} execve in ${(f.programs.windowMs / 1000).toFixed(0)} s under strace${names ? ` (${names})` : ''}`,
+    );
+  }
+  for (const note of f.notes) lines.push(`  ${note}`);
+  lines.push(
+    "  The agent is the one-file build (npm run build:agent) run as its systemd unit runs it; node_exporter is Debian's with its default collectors.",
+  );
   return lines.join('\n');
 }

@@ -54,6 +54,20 @@ export function runScript(
   return { child, cwd, output: () => output, exited };
 }
 
+/**
+ * The node flags the one-file agent's systemd unit runs it with (ExecStart of
+ * deploy/agent/loadstar-agent.service), so tests and the bench run it the same way.
+ */
+export function agentNodeFlags(): string[] {
+  const unit = readFileSync(join(REPO, 'deploy/agent/loadstar-agent.service'), 'utf8');
+  const exec = /^ExecStart=\/usr\/bin\/node (.*) \S+loadstar-agent\.js$/m.exec(unit);
+  if (!exec)
+    throw new Error(
+      'deploy/agent/loadstar-agent.service: no ExecStart running node on loadstar-agent.js',
+    );
+  return exec[1]!.split(' ');
+}
+
 /** PIDs of the processes whose parent is `pid`. */
 export async function childPids(pid: number): Promise<number[]> {
   const { readdir, readFile } = await import('node:fs/promises');

@@ -1,91 +1,56 @@
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { collectSamples } from '../../producer/collect.ts';
-import { NvidiaSource, parseNvidiaSmi } from '../../producer/sources/nvidia.ts';
+import { NvidiaSource, nvidiaDriverLoaded, parseNvidiaSmi } from '../../producer/sources/nvidia.ts';
 import type { PartialRecord, Source } from '../../producer/sources/source.ts';
-import { parseMounts, SystemSource, usedPercent } from '../../producer/sources/system.ts';
 import { createMemoryLog } from '../../proto/log.ts';
-import { checkMetricName, SampleIds } from '../../proto/sample.ts';
+import { SampleIds } from '../../proto/sample.ts';
 import { eventually } from '../harness/eventually.ts';
+import { commandLine, isAlive } from '../harness/processes.ts';
 
-/** A stand-in nvidia-smi that prints what the real one prints for this query (no real GPU is lent to the project). */
-function fakeNvidiaSmi(output: string): string {
+/**
+ * A stand-in nvidia-smi (no real GPU is lent to the project) that prints what the
+ * real one prints for this query: one CSV line per card, the cards' figures taken
+ * from `readings` in its directory; with --loop-ms=N again every N ms until killed,
+ * as the real one does. Each start appends its PID to `starts`.
+ */
+function fakeNvidiaSmi(readings: string): { path: string; dir: string; starts(): number[] } {
   const dir = mkdtempSync(join(tmpdir(), 'loadstar-nvidia-'));
   const path = join(dir, 'nvidia-smi');
+  writeFileSync(join(dir, 'readings'), readings);
   writeFileSync(
     path,
-    `#!/bin/sh\ncase "$*" in *--query-gpu=index,utilization.gpu,memory.used,memory.total*) printf '${output}' ;; *) exit 9 ;; esac\n`,
+    `#!/bin/sh
+echo $$ >> '${dir}/starts'
+case "$*" in *--query-gpu=index,utilization.gpu,memory.used,memory.total*--format=csv,noheader,nounits*) ;; *) exit 9 ;; esac
+loop=
+for arg; do case "$arg" in --loop-ms=*) loop=\${arg#--loop-ms=} ;; esac; done
+while :; do
+  [ -s '${dir}/readings' ] || { echo "No devices were found" >&2; exit 6; }
+  while IFS= read -r line; do printf '%s\n' "$line"; done < '${dir}/readings'
+  [ -n "$loop" ] || exit 0
+  sleep "$((loop / 1000)).$(printf %03d $((loop % 1000)))"
+done
+`,
   );
   chmodSync(path, 0o755);
-  return path;
+  const starts = () =>
+    existsSync(join(dir, 'starts'))
+      ? readFileSync(join(dir, 'starts'), 'utf8').trim().split('\n').map(Number)
+      : [];
+  return { path, dir, starts };
 }
 
 describe('sources', () => {
-  describe('system', () => {
-    it('reports cpu, per-core cpu, mem, swap, disk, load average, and rates once it has two readings', async function () {
-      this.timeout(10_000);
-      const source = new SystemSource('here');
-      // A rate needs two readings some time apart (systeminformation wants 500 ms).
-      await source.collect();
-      const record = await eventually(
-        async () => {
-          const [r] = await source.collect();
-          expect(r!.metrics['net.rx_bytes_per_s']).to.be.a('number');
-          expect(r!.metrics['disk.read_bytes_per_s']).to.be.a('number');
-          return r;
-        },
-        { timeoutMs: 5_000, intervalMs: 200 },
-      );
-      expect(record!.host).to.equal('here');
-      const m = record!.metrics;
-      for (const name of [
-        'cpu',
-        'mem',
-        'swap',
-        'disk',
-        'load.1',
-        'load.5',
-        'load.15',
-        'cpu.core.0',
-      ]) {
-        expect(m[name], name).to.be.a('number');
-      }
-      for (const name of ['cpu', 'mem', 'swap', 'disk', 'cpu.core.0'])
-        expect(m[name], name).to.be.within(0, 100);
-      const perFilesystem = Object.keys(m).filter((n) => n.startsWith('disk.used.'));
-      expect(perFilesystem).to.include('disk.used.root');
-      expect(m.disk).to.equal(Math.max(...perFilesystem.map((n) => m[n]!)));
-      expect(Object.keys(m).filter((n) => n.startsWith('cpu.core.'))).to.have.length.greaterThan(0);
-      expect(m['net.rx_bytes_per_s']).to.be.at.least(0);
-      expect(m['disk.read_bytes_per_s']).to.be.at.least(0);
-      for (const name of Object.keys(m)) expect(() => checkMetricName(name)).to.not.throw();
-    });
-
-    it('reads only real filesystems from /proc/self/mounts and decodes escaped paths', () => {
-      const mounts = parseMounts(
-        [
-          '/dev/vda / ext4 rw 0 0',
-          'proc /proc proc rw 0 0',
-          'tmpfs /run tmpfs rw 0 0',
-          '/dev/vdb /srv/my\\040data xfs rw 0 0',
-          'overlay /var/lib/docker/x overlay rw 0 0',
-          '/dev/vda / ext4 rw 0 0',
-        ].join('\n'),
-      );
-      expect(mounts).to.deep.equal([
-        { path: '/', type: 'ext4' },
-        { path: '/srv/my data', type: 'xfs' },
-      ]);
-    });
-
-    it('computes used % as df does', () => {
-      expect(usedPercent(100, 40, 30)).to.be.closeTo((60 / 90) * 100, 1e-9);
-      expect(usedPercent(0, 0, 0)).to.equal(null);
-    });
-  });
-
   describe('nvidia', () => {
     it('parses nvidia-smi CSV and skips cards that cannot report', () => {
       expect(parseNvidiaSmi('0, 35, 1024, 16384\n1, [N/A], 10, 100\n')).to.deep.equal([
@@ -93,29 +58,105 @@ describe('sources', () => {
       ]);
     });
 
-    it('reports gpu and gpu.mem through a stand-in nvidia-smi, per card when there are several', async () => {
-      const smi = fakeNvidiaSmi('0, 30, 4096, 16384\\n1, 50, 8192, 16384\\n');
-      const source = await NvidiaSource.detect('gpu-host', createMemoryLog(), smi);
+    it('reports gpu and gpu.mem from one long-running nvidia-smi, per card when there are several, following its new readings', async () => {
+      const smi = fakeNvidiaSmi('0, 30, 4096, 16384\n1, 50, 8192, 16384\n');
+      const settings = { command: smi.path, intervalSeconds: 0.1 };
+      const source = await NvidiaSource.detect('gpu-host', createMemoryLog(), settings);
       expect(source).to.not.equal(null);
-      const [record] = await source!.collect(AbortSignal.timeout(5_000));
-      expect(record).to.deep.equal({
-        host: 'gpu-host',
-        metrics: {
-          gpu: 40,
-          'gpu.mem': 37.5,
-          'gpu.0': 30,
-          'gpu.0.mem': 25,
-          'gpu.1': 50,
-          'gpu.1.mem': 50,
-        },
+      try {
+        const [record] = await eventually(async () => {
+          const records = await source!.collect();
+          expect(records[0]!.metrics).to.have.property('gpu.1');
+          return records;
+        });
+        expect(record).to.deep.equal({
+          host: 'gpu-host',
+          metrics: {
+            gpu: 40,
+            'gpu.mem': 37.5,
+            'gpu.0': 30,
+            'gpu.0.mem': 25,
+            'gpu.1': 50,
+            'gpu.1.mem': 50,
+          },
+        });
+        writeFileSync(join(smi.dir, 'readings'), '0, 90, 2048, 16384\n1, 10, 1024, 16384\n');
+        await eventually(async () => {
+          const [r] = await source!.collect();
+          expect(r!.metrics).to.deep.include({ gpu: 50, 'gpu.0': 90, 'gpu.1': 10 });
+        });
+        // One run to detect the GPU, then one that loops at the agent's interval: none per sample.
+        expect(smi.starts()).to.have.length(2);
+        expect(await commandLine(source!.pid!)).to.include('--loop-ms=100');
+      } finally {
+        source?.close();
+      }
+    });
+
+    it('starts nvidia-smi again when it dies, and reports nothing stale meanwhile', async () => {
+      const smi = fakeNvidiaSmi('0, 30, 4096, 16384\n');
+      const log = createMemoryLog();
+      const source = await NvidiaSource.detect('gpu-host', log, {
+        command: smi.path,
+        intervalSeconds: 0.1,
       });
+      try {
+        await eventually(async () => {
+          const [r] = await source!.collect();
+          expect(r!.metrics.gpu).to.equal(30);
+        });
+        // The driver goes away: the loop exits, and the next start finds no device for a while.
+        writeFileSync(join(smi.dir, 'readings'), '');
+        await eventually(() => expect(smi.starts()).to.have.length(3), { timeoutMs: 5_000 });
+        await eventually(async () => {
+          const [r] = await source!.collect();
+          expect(r!.metrics).to.deep.equal({});
+        });
+        writeFileSync(join(smi.dir, 'readings'), '0, 70, 4096, 16384\n');
+        // Backoff: 1 s, then 2 s.
+        await eventually(
+          async () => {
+            const [r] = await source!.collect();
+            expect(r!.metrics.gpu).to.equal(70);
+          },
+          { timeoutMs: 10_000 },
+        );
+        expect(log.lines.join('')).to.include('nvidia-smi stopped; starting it again');
+        expect(log.lines.join('')).to.include('No devices were found');
+      } finally {
+        source?.close();
+      }
+    });
+
+    it('stops its nvidia-smi when closed', async () => {
+      const smi = fakeNvidiaSmi('0, 30, 4096, 16384\n');
+      const source = await NvidiaSource.detect('gpu-host', createMemoryLog(), {
+        command: smi.path,
+        intervalSeconds: 0.1,
+      });
+      await eventually(() => expect(smi.starts()).to.have.length(2));
+      const pid = smi.starts()[1]!;
+      expect(isAlive(pid)).to.equal(true);
+      source!.close();
+      await eventually(() => expect(isAlive(pid)).to.equal(false));
+    });
+
+    it("asks nvidia-smi only where NVIDIA's driver is loaded", () => {
+      const root = mkdtempSync(join(tmpdir(), 'loadstar-driver-'));
+      expect(nvidiaDriverLoaded(root)).to.equal(false);
+      mkdirSync(join(root, 'proc/driver/nvidia'), { recursive: true });
+      writeFileSync(join(root, 'proc/driver/nvidia/version'), 'NVRM version: 550.54.14\n');
+      expect(nvidiaDriverLoaded(root)).to.equal(true);
     });
 
     it('finds no GPU when nvidia-smi is missing or fails', async () => {
-      expect(await NvidiaSource.detect('h', createMemoryLog(), '/nonexistent/nvidia-smi')).to.equal(
-        null,
-      );
-      expect(await NvidiaSource.detect('h', createMemoryLog(), fakeNvidiaSmi(''))).to.equal(null);
+      const settings = (command: string) => ({ command, intervalSeconds: 5 });
+      expect(
+        await NvidiaSource.detect('h', createMemoryLog(), settings('/nonexistent/nvidia-smi')),
+      ).to.equal(null);
+      const none = fakeNvidiaSmi('');
+      expect(await NvidiaSource.detect('h', createMemoryLog(), settings(none.path))).to.equal(null);
+      expect(none.starts()).to.have.length(1);
     });
   });
 
