@@ -9,10 +9,13 @@ import { configuredSources, startAgent } from './agent.ts';
 import { producerCommand, readProducerConfig } from './config.ts';
 import { answerCommandLine, isAgentBundle } from './usage.ts';
 
-// The one file carries no .env.example or package.json to read: it answers from its own text.
-const config = isAgentBundle()
-  ? (answerCommandLine(process.argv.slice(2)), readProducerConfig())
-  : startCommand(producerCommand);
+/** The one file carries no .env.example or package.json to read: it answers from its own text. */
+function agentConfig() {
+  answerCommandLine(process.argv.slice(2));
+  return readProducerConfig();
+}
+
+const config = isAgentBundle() ? agentConfig() : startCommand(producerCommand);
 const log = createLog('producer', config.log);
 configuredSources(config, log)
   .then((sources) => startAgent(config, sources, log))

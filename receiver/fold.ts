@@ -14,7 +14,14 @@ import { emptyRules, foldForm, isRecordedIn, type RecordingRules } from '../prot
 import type { RedisClient, RedisSettings } from '../proto/redis.ts';
 import type { Retention } from '../proto/retention.ts';
 import type { Sample } from '../proto/sample.ts';
-import { historyKeys, hostRouteKey, idHash, packedTokens, scripts } from '../proto/store/codec.ts';
+import {
+  historyKeys,
+  hostRouteKey,
+  idHash,
+  type SampleValues,
+  sampleValues,
+  scripts,
+} from '../proto/store/codec.ts';
 import { HostEncoder } from '../proto/store/encode.ts';
 
 type Argument = string | number | Buffer;
@@ -64,17 +71,21 @@ interface Waiting<T, R> {
 }
 
 /**
- * Group commit: what callers ask for while a batch is being worked on waits and
- * goes as the next batch, one batch at a time (at the latest, at the end of this
- * turn of the event loop). The busier it gets, the more each batch carries; and
- * two batches never race for the same host's state.
+ * Group commit: what callers ask for in one turn of the event loop goes as one
+ * batch. Items of one key (a host) never go in two batches at once: an item
+ * whose key is being worked on waits for the next batch, so two batches never
+ * race for the same host's state, while other hosts' batches run side by side.
  */
 class GroupCommit<T, R> {
   private waiting: Waiting<T, R>[] = [];
   private scheduled = false;
-  private running = false;
+  private readonly busy = new Set<string>();
 
-  constructor(private readonly run: (items: T[]) => Promise<R[]>) {}
+  constructor(
+    /** The key whose items must not be in two batches at once; null: any item may. */
+    private readonly keyOf: (item: T) => string | null,
+    private readonly run: (items: T[]) => Promise<R[]>,
+  ) {}
 
   add(item: T): Promise<R> {
     return new Promise((resolve, reject) => {
@@ -84,16 +95,27 @@ class GroupCommit<T, R> {
   }
 
   private schedule(): void {
-    if (this.scheduled || this.running || this.waiting.length === 0) return;
+    if (this.scheduled || this.waiting.length === 0) return;
     this.scheduled = true;
     setImmediate(() => this.flush());
   }
 
   private flush(): void {
-    const batch = this.waiting;
-    this.waiting = [];
     this.scheduled = false;
-    this.running = true;
+    const batch: Waiting<T, R>[] = [];
+    const later: Waiting<T, R>[] = [];
+    const keys = new Set<string>();
+    for (const w of this.waiting) {
+      const key = this.keyOf(w.item);
+      if (key !== null && this.busy.has(key)) later.push(w);
+      else {
+        batch.push(w);
+        if (key !== null) keys.add(key);
+      }
+    }
+    this.waiting = later;
+    if (batch.length === 0) return;
+    for (const key of keys) this.busy.add(key);
     this.run(batch.map((w) => w.item))
       .then(
         (results) => {
@@ -104,7 +126,7 @@ class GroupCommit<T, R> {
         },
       )
       .finally(() => {
-        this.running = false;
+        for (const key of keys) this.busy.delete(key);
         this.schedule();
       });
   }
@@ -121,13 +143,58 @@ function groupByHost<T extends { host: string }>(items: T[]): Map<string, number
   return groups;
 }
 
-/** A host's part of one round: its samples (indexes into the batch) and what was read for them. */
-interface HostRound {
-  host: string;
-  indexes: number[];
+/** What a fold starts from for one host: its state version, recording rules and metrics' states. */
+interface HostStart {
   version: string;
   rules: { paused: string; wiped_before: string };
   states: Map<string, Buffer | null>;
+}
+
+/** Hosts remembered at most, the least recently folded forgotten first: bounds the memory. */
+const REMEMBERED_HOSTS = 20_000;
+
+/**
+ * The hosts this process folded last, as its own folds left them, so that the
+ * next fold of a host skips reading it back. Only a hint: if another process
+ * changed a host since, its fold script refuses (the version moved) and the
+ * host is read again.
+ */
+class HostMemory {
+  private readonly hosts = new Map<string, HostStart>();
+
+  recall(host: string, metrics: string[]): HostStart | null {
+    const known = this.hosts.get(host);
+    if (!known || metrics.some((m) => !known.states.has(m))) return null;
+    // Least recently used first: a Map keeps insertion order.
+    this.hosts.delete(host);
+    this.hosts.set(host, known);
+    return known;
+  }
+
+  keep(host: string, start: HostStart, written: Map<string, Buffer>): void {
+    const states = new Map(start.states);
+    for (const [metric, state] of written) states.set(metric, state);
+    this.hosts.delete(host);
+    this.hosts.set(host, {
+      version: String(Number(start.version) + 1),
+      rules: start.rules,
+      states,
+    });
+    for (const oldest of this.hosts.keys()) {
+      if (this.hosts.size <= REMEMBERED_HOSTS) break;
+      this.hosts.delete(oldest);
+    }
+  }
+
+  forget(host: string): void {
+    this.hosts.delete(host);
+  }
+}
+
+/** A host's part of one round: its samples (indexes into the batch) and what was read for them. */
+interface HostRound extends HostStart {
+  host: string;
+  indexes: number[];
 }
 
 export class Folder {
@@ -139,13 +206,17 @@ export class Folder {
   reencoded = 0;
   /** Until when folds skip WAIT, after one found a replica missing. */
   private skipWaitUntil = 0;
+  private readonly memory = new HostMemory();
   /** On a single server both scripts run as one, for any number of hosts; a cluster needs one call per slot. */
   private readonly oneServer: boolean;
-  private readonly folds = new GroupCommit<Sample, FoldOutcome>((samples) =>
-    this.foldBatch(samples),
+  private readonly folds = new GroupCommit<Sample, FoldOutcome>(
+    (sample) => sample.host,
+    (samples) => this.foldBatch(samples),
   );
-  private readonly checks = new GroupCommit<{ host: string; id: string }, boolean>((asked) =>
-    this.checkBatch(asked),
+  /** Look-ups change nothing: any number of their batches may run at once. */
+  private readonly checks = new GroupCommit<{ host: string; id: string }, boolean>(
+    () => null,
+    (asked) => this.checkBatch(asked),
   );
 
   constructor(
@@ -195,6 +266,7 @@ export class Folder {
   private async foldBatch(samples: Sample[]): Promise<FoldOutcome[]> {
     const outcomes: (FoldOutcome | undefined)[] = new Array(samples.length);
     const attempts = new Array<number>(samples.length).fill(0);
+    const values = samples.map((s) => sampleValues(s.metrics));
     const tooOld = Date.now() - this.settings.horizonMs - 5_000;
     let remaining: number[] = [];
     samples.forEach((s, i) => {
@@ -211,9 +283,13 @@ export class Folder {
         later.push(...indexes.slice(SAMPLES_PER_CALL));
       }
       const hosts = await this.readHosts(rounds, samples);
-      const answers = await this.applyRounds(hosts, samples);
+      const { answers, written } = await this.applyRounds(hosts, samples, values);
       const again: number[] = [];
       hosts.forEach((round, r) => {
+        // The script applies a host's group whole or not at all: only all folded means applied.
+        if (answers[r]!.every((code) => code === 1 || code === 2))
+          this.memory.keep(round.host, round, written[r]!);
+        else this.memory.forget(round.host);
         round.indexes.forEach((at, k) => {
           const code = answers[r]![k]!;
           if (code !== AGAIN) outcomes[at] = OUTCOMES[code] ?? 'folded';
@@ -235,18 +311,26 @@ export class Folder {
     rounds: { host: string; indexes: number[] }[],
     samples: Sample[],
   ): Promise<HostRound[]> {
+    const needs = rounds.map(({ host, indexes }) => ({
+      host,
+      indexes,
+      metrics: [...new Set(indexes.flatMap((i) => Object.keys(samples[i]!.metrics)))],
+    }));
+    // A host this process folded last, with every metric it needs, is not read again:
+    // if another process changed it since, the fold script says so and it is read then.
+    const remembered = needs.map(({ host, metrics }) => this.memory.recall(host, metrics));
+    const unknown = needs.filter((_, i) => remembered[i] === null);
     const [[allPaused, allWiped], read] = await Promise.all([
-      this.oneServer
+      this.oneServer && unknown.length > 0
         ? this.redis.hmget(keys.recordingAll, 'paused', 'wiped_before')
         : Promise.resolve([null, null]),
       Promise.all(
-        rounds.map(async ({ host, indexes }) => {
-          const metrics = [...new Set(indexes.flatMap((i) => Object.keys(samples[i]!.metrics)))];
+        unknown.map(async ({ host, metrics }) => {
           const [states, rules] = await Promise.all([
             this.redis.hmgetBuffer(historyKeys.state(host), '~v', ...metrics),
             this.redis.hmget(keys.recording(host), 'paused', 'wiped_before'),
           ]);
-          return { host, indexes, metrics, states, rules };
+          return { metrics, states, rules };
         }),
       ),
     ]);
@@ -256,22 +340,34 @@ export class Folder {
         : this.oneServer
           ? { paused: '', wiped_before: '0' }
           : this.fallback;
-    return read.map(({ host, indexes, metrics, states, rules }) => ({
-      host,
-      indexes,
-      version: states[0]?.toString() ?? '0',
-      rules:
-        rules[0] !== null || rules[1] !== null
-          ? { paused: rules[0] ?? '', wiped_before: rules[1] ?? '0' }
-          : fallback,
-      states: new Map(metrics.map((m, i) => [m, states[i + 1] ?? null])),
-    }));
+    let next = 0;
+    return needs.map(({ host, indexes }, i) => {
+      const known = remembered[i];
+      if (known) return { host, indexes, ...known };
+      const { metrics, states, rules } = read[next++]!;
+      return {
+        host,
+        indexes,
+        version: states[0]?.toString() ?? '0',
+        rules:
+          rules[0] !== null || rules[1] !== null
+            ? { paused: rules[0] ?? '', wiped_before: rules[1] ?? '0' }
+            : fallback,
+        states: new Map(metrics.map((m, k) => [m, states[k + 1] ?? null])),
+      };
+    });
   }
 
   /** Encodes each host's samples and has Redis apply them; answers an outcome code per sample. */
-  private async applyRounds(hosts: HostRound[], samples: Sample[]): Promise<number[][]> {
+  private async applyRounds(
+    hosts: HostRound[],
+    samples: Sample[],
+    values: SampleValues[],
+  ): Promise<{ answers: number[][]; written: Map<string, Buffer>[] }> {
     const now = Date.now();
-    const groups = hosts.map((round) => this.encodeGroup(round, samples, now));
+    const encoded = hosts.map((round) => this.encodeGroup(round, samples, values, now));
+    const groups = encoded.map((e) => e.args);
+    const written = encoded.map((e) => e.states);
     if (this.oneServer) {
       // Hosts share calls, a few hundred samples each.
       const calls: { hosts: number[]; args: Argument[] }[] = [];
@@ -303,10 +399,10 @@ export class Folder {
           }
         }),
       );
-      return answers;
+      return { answers, written };
     }
     // A Cluster: the cross-host part first (its slot), then each host's own keys (its slot).
-    return Promise.all(
+    const answers = await Promise.all(
       groups.map(async (args, h) => {
         const round = hosts[h]!;
         await this.replicated(
@@ -317,7 +413,7 @@ export class Folder {
               keys.latest,
               keys.hosts,
               ...this.settingsArguments(),
-              ...this.latestOnly(round, samples),
+              ...this.latestOnly(round, samples, values),
             ),
         );
         return (await this.replicated(
@@ -327,6 +423,7 @@ export class Folder {
         )) as number[];
       }),
     );
+    return { answers, written };
   }
 
   private settingsArguments(): Argument[] {
@@ -334,7 +431,12 @@ export class Folder {
   }
 
   /** One host's group of arguments for fold.lua: its samples, and their history encoded. */
-  private encodeGroup(round: HostRound, samples: Sample[], now: number): Argument[] {
+  private encodeGroup(
+    round: HostRound,
+    samples: Sample[],
+    values: SampleValues[],
+    now: number,
+  ): { args: Argument[]; states: Map<string, Buffer> } {
     const encoder = new HostEncoder(round.host, round.states, this.settings, now);
     const args: Argument[] = [
       round.host,
@@ -346,12 +448,12 @@ export class Folder {
     for (const at of round.indexes) {
       const sample = samples[at]!;
       const recorded = isRecordedIn(round.rules, sample.time);
-      if (recorded) encoder.add(sample.time, sample.metrics);
+      if (recorded) encoder.add(sample.time, values[at]!);
       args.push(
         idHash(sample.id),
         String(sample.time),
         String(sample.interval),
-        packedTokens(sample.metrics),
+        values[at]!.packed,
         recorded ? '1' : '0',
       );
     }
@@ -366,15 +468,15 @@ export class Folder {
     for (const [metric, state] of writes.states) args.push(metric, state);
     args.push(writes.kept.size);
     for (const [hour, count] of writes.kept) args.push(hour, count);
-    return args;
+    return { args, states: writes.states };
   }
 
   /** The cross-host script's share of a group: the samples, without the history. */
-  private latestOnly(round: HostRound, samples: Sample[]): Argument[] {
+  private latestOnly(round: HostRound, samples: Sample[], values: SampleValues[]): Argument[] {
     const args: Argument[] = [round.host, '', '', '', round.indexes.length];
     for (const at of round.indexes) {
       const sample = samples[at]!;
-      args.push('', String(sample.time), String(sample.interval), packedTokens(sample.metrics), '');
+      args.push('', String(sample.time), String(sample.interval), values[at]!.packed, '');
     }
     args.push(0, 0, 0, 0);
     return args;

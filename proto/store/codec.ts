@@ -93,12 +93,18 @@ export function hourOf(time: number): number {
 
 const DECIMAL = /^(-?)(\d+)(?:\.(\d+))?$/;
 
+/** A short decimal: value = mantissa / 10^scale, exactly. */
+export interface Decimal {
+  mantissa: number;
+  scale: number;
+}
+
 /**
  * A value as a short decimal: an integer mantissa of at most 14 digits and a
  * scale of at most 15 decimals (value = mantissa / 10^scale, exactly), or null
  * when it is no such decimal (it is then kept as a double).
  */
-export function decimalOf(value: number): { mantissa: number; scale: number } | null {
+export function decimalOf(value: number): Decimal | null {
   if (Number.isInteger(value)) {
     return Object.is(value, -0) || Math.abs(value) >= 1e14 ? null : { mantissa: value, scale: 0 };
   }
@@ -110,11 +116,39 @@ export function decimalOf(value: number): { mantissa: number; scale: number } | 
   return { mantissa: Number(parts[1] + digits), scale: fraction.length };
 }
 
-/** The token a value travels and is kept as (see the header): exact, and short for decimals. */
-export function valueToken(value: number): string {
-  const decimal = decimalOf(value);
+function tokenOf(value: number, decimal: Decimal | null): string {
   if (!decimal) return `f${Object.is(value, -0) ? '-0' : String(value)}`;
   return decimal.scale === 0 ? String(decimal.mantissa) : `${decimal.mantissa}e-${decimal.scale}`;
+}
+
+/** The token a value travels and is kept as (see the header): exact, and short for decimals. */
+export function valueToken(value: number): string {
+  return tokenOf(value, decimalOf(value));
+}
+
+/** A sample's metrics worked out once for a fold: their decimals, and the text fold.lua reads. */
+export interface SampleValues {
+  names: string[];
+  values: number[];
+  decimals: (Decimal | null)[];
+  /** "name token name token ...": the latest values' form (fold.lua). */
+  packed: string;
+}
+
+export function sampleValues(metrics: Record<string, number>): SampleValues {
+  const names: string[] = [];
+  const values: number[] = [];
+  const decimals: (Decimal | null)[] = [];
+  let packed = '';
+  for (const name in metrics) {
+    const value = metrics[name]!;
+    const decimal = decimalOf(value);
+    names.push(name);
+    values.push(value);
+    decimals.push(decimal);
+    packed += `${name} ${tokenOf(value, decimal)} `;
+  }
+  return { names, values, decimals, packed };
 }
 
 /** A token back to its value. */
@@ -637,9 +671,7 @@ return found`,
 
 /** A sample's metrics as fold.lua reads them: "name token name token ...". */
 export function packedTokens(metrics: Record<string, number>): string {
-  let packed = '';
-  for (const name in metrics) packed += `${name} ${valueToken(metrics[name]!)} `;
-  return packed;
+  return sampleValues(metrics).packed;
 }
 
 /** The key a host's scripts are routed by. */

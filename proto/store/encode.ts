@@ -2,7 +2,16 @@
 // its blocks get (codec.ts describes them) and the metrics' new append states.
 // Pure: it reads nothing and writes nothing; fold.lua applies what it returns,
 // atomically, and only if the states it started from are still the ones in Redis.
-import { DAY_MS, decimalOf, historyKeys, MINUTE_MS, RAW_BLOCK_MS, STATE_BYTES } from './codec.ts';
+import {
+  DAY_MS,
+  type Decimal,
+  decimalOf,
+  historyKeys,
+  MINUTE_MS,
+  RAW_BLOCK_MS,
+  type SampleValues,
+  STATE_BYTES,
+} from './codec.ts';
 
 export const BLOCK_VERSION = 1;
 /** Decimal mantissas, and every sum, difference and zigzag of them, stay exact integers in a double. */
@@ -87,7 +96,9 @@ export interface HostWrites {
 
 interface Pending {
   bytes: Bytes;
-  fresh: Bytes;
+  /** The first item in a form that needs nothing before it, when it differs from the item. */
+  fresh: Bytes | null;
+  /** Length of the first item; -1 until one is written. */
   firstLength: number;
   expireAt: number;
 }
@@ -114,18 +125,20 @@ export class HostEncoder {
     for (const [metric, bytes] of stored) this.states.set(metric, readState(bytes));
   }
 
-  add(time: number, metrics: Record<string, number>): void {
+  /** A recorded sample, its metrics worked out (codec.ts sampleValues). */
+  add(time: number, sample: SampleValues): void {
     const rawKept = time >= this.now - this.retention.rawRetentionMs;
     const hour = Math.floor(time / RAW_BLOCK_MS);
     if (rawKept) this.kept.set(hour, (this.kept.get(hour) ?? 0) + 1);
-    for (const metric in metrics) {
+    for (let i = 0; i < sample.names.length; i++) {
+      const metric = sample.names[i]!;
       let state = this.states.get(metric);
       if (!state) {
         state = readState(null);
         this.states.set(metric, state);
       }
-      const value = metrics[metric]!;
-      const decimal = decimalOf(value);
+      const value = sample.values[i]!;
+      const decimal = sample.decimals[i]!;
       if (rawKept) this.raw(metric, state, time, hour, value, decimal);
       this.minute(metric, state, time, value, decimal);
     }
@@ -137,7 +150,7 @@ export class HostEncoder {
       blocks.push({
         key,
         bytes: Buffer.from(p.bytes.data),
-        fresh: Buffer.from(p.fresh.data),
+        fresh: Buffer.from(p.fresh ? p.fresh.data : p.bytes.data.slice(0, p.firstLength)),
         firstLength: p.firstLength,
         expireAt: p.expireAt,
       });
@@ -147,23 +160,27 @@ export class HostEncoder {
     return { blocks, trims: this.trims, states, kept: this.kept };
   }
 
-  /** Appends an item to a block; `fresh` writes the item so that it needs nothing before it. */
-  private emit(
-    key: string,
-    expireAt: number,
-    item: (b: Bytes) => void,
-    fresh?: (b: Bytes) => void,
-  ) {
-    const p = this.pending.get(key);
+  /** The block's bytes to append an item to. */
+  private block(key: string, expireAt: number): Pending {
+    let p = this.pending.get(key);
     if (!p) {
-      const bytes = new Bytes();
-      item(bytes);
-      const freshBytes = new Bytes();
-      (fresh ?? item)(freshBytes);
-      this.pending.set(key, { bytes, fresh: freshBytes, firstLength: bytes.length, expireAt });
-      return;
+      p = { bytes: new Bytes(), fresh: null, firstLength: -1, expireAt };
+      this.pending.set(key, p);
     }
-    item(p.bytes);
+    return p;
+  }
+
+  /**
+   * After an item was written: the block's first item is marked, with its fresh
+   * form when `fresh` is given (a chained item's base).
+   */
+  private wrote(p: Pending, fresh?: (b: Bytes) => void): void {
+    if (p.firstLength >= 0) return;
+    p.firstLength = p.bytes.length;
+    if (fresh) {
+      p.fresh = new Bytes();
+      fresh(p.fresh);
+    }
   }
 
   private raw(
@@ -172,15 +189,16 @@ export class HostEncoder {
     t: number,
     hour: number,
     value: number,
-    decimal: { mantissa: number; scale: number } | null,
+    decimal: Decimal | null,
   ): void {
-    const key = historyKeys.rawBlock(this.host, hour, metric);
+    const p = this.block(
+      historyKeys.rawBlock(this.host, hour, metric),
+      (hour + 1) * RAW_BLOCK_MS + this.retention.rawRetentionMs,
+    );
     const offset = t - hour * RAW_BLOCK_MS;
-    const expireAt = (hour + 1) * RAW_BLOCK_MS + this.retention.rawRetentionMs;
-    const base = (scale: number, mantissa: number, interval: number) => (b: Bytes) =>
-      b.byte(3).varint(offset).byte(scale).signed(mantissa).signed(interval);
     if (!decimal) {
-      this.emit(key, expireAt, (b) => b.byte(11).varint(offset).double(value));
+      p.bytes.byte(11).varint(offset).double(value);
+      this.wrote(p);
       return;
     }
     const { mantissa, scale } = decimal;
@@ -190,19 +208,20 @@ export class HostEncoder {
       if (scale <= state[3]! && m < MANTISSA_LIMIT && m > -MANTISSA_LIMIT) {
         const dod = delta - state[2]!;
         const dv = zigzag(m - state[4]!);
-        this.emit(
-          key,
-          expireAt,
-          (b) => (dod === 0 ? b.varint(dv * 2) : b.varint(dv * 4 + 1).signed(dod)),
-          base(state[3]!, m, delta),
-        );
+        if (dod === 0) p.bytes.varint(dv * 2);
+        else p.bytes.varint(dv * 4 + 1).signed(dod);
+        if (p.firstLength < 0) {
+          const chainScale = state[3]!;
+          this.wrote(p, (b) => rawBase(b, offset, chainScale, m, delta));
+        }
         state[1] = t;
         state[2] = delta;
         state[4] = m;
         return;
       }
       // A finer scale than the chain's: the chain starts again from this point.
-      this.emit(key, expireAt, base(scale, mantissa, delta));
+      rawBase(p.bytes, offset, scale, mantissa, delta);
+      this.wrote(p);
       state[1] = t;
       state[2] = delta;
       state[3] = scale;
@@ -216,12 +235,14 @@ export class HostEncoder {
         this.trims.push(historyKeys.rawBlock(this.host, state[0]!, metric));
         interval = t - state[1]!;
       }
-      this.emit(key, expireAt, base(scale, mantissa, interval));
+      rawBase(p.bytes, offset, scale, mantissa, interval);
+      this.wrote(p);
       state.set([hour, t, interval, scale, mantissa], 0);
       return;
     }
     // Late: the chain goes on from its own last point.
-    this.emit(key, expireAt, (b) => b.byte(7).varint(offset).byte(scale).signed(mantissa));
+    p.bytes.byte(7).varint(offset).byte(scale).signed(mantissa);
+    this.wrote(p);
   }
 
   private minute(
@@ -229,7 +250,7 @@ export class HostEncoder {
     state: State,
     t: number,
     value: number,
-    decimal: { mantissa: number; scale: number } | null,
+    decimal: Decimal | null,
   ): void {
     const minute = t - (t % MINUTE_MS);
     if (state[5] === minute) this.addToOpen(state, value, decimal);
@@ -244,29 +265,16 @@ export class HostEncoder {
       // A late sample for a closed minute: a standalone record that readers add in.
       const day = Math.floor(minute / DAY_MS);
       const minuteOfDay = (minute - day * DAY_MS) / MINUTE_MS;
-      this.emit(this.minuteKey(metric, day), this.minuteExpiry(day), (b) =>
-        decimal
-          ? record(
-              b,
-              2,
-              minuteOfDay,
-              1,
-              false,
-              decimal.scale,
-              decimal.mantissa,
-              decimal.mantissa,
-              decimal.mantissa,
-            )
-          : record(b, 2, minuteOfDay, 1, true, 0, value, value, value),
-      );
+      const p = this.block(this.minuteKey(metric, day), this.minuteExpiry(day));
+      if (decimal) {
+        const m = decimal.mantissa;
+        record(p.bytes, 2, minuteOfDay, 1, false, decimal.scale, m, m, m);
+      } else record(p.bytes, 2, minuteOfDay, 1, true, 0, value, value, value);
+      this.wrote(p);
     }
   }
 
-  private addToOpen(
-    state: State,
-    value: number,
-    decimal: { mantissa: number; scale: number } | null,
-  ): void {
+  private addToOpen(state: State, value: number, decimal: Decimal | null): void {
     if (state[7] === 0 && decimal) {
       let s = state[8]!;
       let sum = state[9]!;
@@ -316,18 +324,16 @@ export class HostEncoder {
       state[10]!,
       state[11]!,
     ];
-    const base = (b: Bytes) => record(b, 1, minuteOfDay, count, doubles, scale, sum, low, high);
+    const p = this.block(this.minuteKey(metric, day), this.minuteExpiry(day));
     if (state[12] === day) {
       const last = { minute: state[13]!, low: state[14]!, scale: state[15]!, count: state[16]! };
-      this.emit(
-        this.minuteKey(metric, day),
-        this.minuteExpiry(day),
-        (b) => record(b, 0, minuteOfDay, count, doubles, scale, sum, low, high, last),
-        base,
-      );
+      record(p.bytes, 0, minuteOfDay, count, doubles, scale, sum, low, high, last);
+      if (p.firstLength < 0)
+        this.wrote(p, (b) => record(b, 1, minuteOfDay, count, doubles, scale, sum, low, high));
     } else {
       if (state[12]! >= 0) this.trims.push(this.minuteKey(metric, state[12]!));
-      this.emit(this.minuteKey(metric, day), this.minuteExpiry(day), base);
+      record(p.bytes, 1, minuteOfDay, count, doubles, scale, sum, low, high);
+      this.wrote(p);
     }
     // A record of doubles leaves no decimal min to count from (chained or base alike).
     state.set([day, minuteOfDay, doubles ? 0 : low, doubles ? 0 : scale, count], 12);
@@ -341,6 +347,17 @@ export class HostEncoder {
   private minuteExpiry(day: number): number {
     return (day + 1) * DAY_MS + this.retention.minuteRetentionMs;
   }
+}
+
+/** A base point: time offset, scale, mantissa and the interval steps after it count from. */
+function rawBase(
+  b: Bytes,
+  offset: number,
+  scale: number,
+  mantissa: number,
+  interval: number,
+): void {
+  b.byte(3).varint(offset).byte(scale).signed(mantissa).signed(interval);
 }
 
 function zigzag(n: number): number {

@@ -196,7 +196,6 @@ export async function upgradeLayout(
         });
       } else {
         // A day of one-minute aggregates: a hash, walked with HSCAN.
-        const day = Number(suffix.slice(3));
         let cursor = '0';
         for (;;) {
           const [next, fields] = await redis.hscan(prefix + suffix, cursor, 'COUNT', CHUNK);

@@ -1,5 +1,7 @@
-// Sample bodies shaped like the producer's: about 20 metrics with full-precision
-// values, so parsing, validation and folding cost what they cost in production.
+// Sample bodies shaped like the producer's: about 20 metrics at the precision the
+// agent sends (two decimals for percentages and load, whole numbers for byte
+// rates and counts), so parsing, validation and folding cost what they cost in
+// production.
 
 /** Metric names as producer/sources/system.ts reports them for a 4-core machine with two disks. */
 const METRICS = [
@@ -39,11 +41,13 @@ function randomFrom(seed: number): () => number {
   };
 }
 
+const twoDecimals = (v: number) => Math.round(v * 100) / 100;
+
 function metricValue(name: string, random: () => number): number {
-  if (name.endsWith('_per_s')) return random() * 50_000_000;
-  if (name.startsWith('load.')) return random() * 4;
+  if (name.endsWith('_per_s')) return Math.round(random() * 50_000_000);
+  if (name.startsWith('load.')) return twoDecimals(random() * 4);
   if (name === 'procs') return Math.floor(100 + random() * 300);
-  return random() * 100;
+  return twoDecimals(random() * 100);
 }
 
 /** `count` JSON bodies for one poster, different values in each. */
