@@ -5,7 +5,9 @@
 
 import { renderValues } from '../proto/float.ts';
 import type { Log } from '../proto/log.ts';
+import { type Answer, request } from '../proto/request.ts';
 import { encodeSample, type Sample } from '../proto/sample.ts';
+import type { Trust } from '../proto/trust.ts';
 import type { Spool, SpoolBatch } from './spool.ts';
 
 export interface SenderSettings {
@@ -18,6 +20,8 @@ export interface SenderSettings {
   requestTimeoutMs: number;
   /** Sent as a bearer token when set (INGEST_TOKEN). */
   token?: string;
+  /** Whom to trust for https:// receivers besides the system's CAs (TLS_CA_FILE). */
+  trust?: Trust;
 }
 
 export interface SenderCounters {
@@ -31,6 +35,9 @@ type Outcome =
   | { kind: 'retry'; reason: string; retryAfterMs?: number; switchReceiver: boolean }
   | { kind: 'too_large' }
   | { kind: 'refused'; status: number; error: string };
+
+/** Largest answer read from a receiver; its answers are a few hundred bytes. */
+const MAX_ANSWER_BYTES = 1024 * 1024;
 
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
@@ -180,40 +187,37 @@ export class Sender {
     const base = this.settings.receivers[this.receiver]!;
     const samples = batch.samples;
     let url: URL;
-    let init: RequestInit;
+    let headers: Record<string, string>;
+    let body: string;
     if (samples.length === 1) {
       const s = samples[0]!;
       url = base;
-      init = {
-        method: 'POST',
-        headers: {
-          ...this.headers(s.host),
-          'loadstar-time': String(s.time),
-          'loadstar-sample-id': s.id,
-          'loadstar-interval': String(s.interval),
-        },
-        body: renderValues(Object.entries(s.metrics)),
+      headers = {
+        ...this.headers(s.host),
+        'loadstar-time': String(s.time),
+        'loadstar-sample-id': s.id,
+        'loadstar-interval': String(s.interval),
       };
+      body = renderValues(Object.entries(s.metrics));
     } else {
       url = new URL(`${base.pathname.replace(/\/+$/, '')}/batch`, base);
-      init = {
-        method: 'POST',
-        headers: this.headers(samples[0]!.host),
-        body: `{"samples":[${samples.map((s: Sample) => encodeSample(s)).join(',')}]}`,
-      };
+      headers = this.headers(samples[0]!.host);
+      body = `{"samples":[${samples.map((s: Sample) => encodeSample(s)).join(',')}]}`;
     }
-    let res: Response;
-    let text: string;
+    let res: Answer;
     try {
-      res = await fetch(url, {
-        ...init,
-        signal: AbortSignal.timeout(this.settings.requestTimeoutMs),
+      res = await request(url, {
+        method: 'POST',
+        headers,
+        body,
+        timeoutMs: this.settings.requestTimeoutMs,
+        maxBytes: MAX_ANSWER_BYTES,
+        trust: this.settings.trust,
       });
-      text = await res.text();
     } catch (err) {
-      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
-      return { kind: 'retry', reason: String(cause), switchReceiver: true };
+      return { kind: 'retry', reason: (err as Error).message, switchReceiver: true };
     }
+    const text = res.text;
     if (res.status === 200) {
       let rejected: { index: number; error: string }[] = [];
       try {
@@ -230,7 +234,7 @@ export class Sender {
         return text.slice(0, 200);
       }
     })();
-    const retryAfter = Number(res.headers.get('retry-after'));
+    const retryAfter = Number(res.headers['retry-after']);
     const retryAfterMs =
       Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined;
     if (res.status >= 500)
