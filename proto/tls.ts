@@ -189,7 +189,12 @@ export class CertificateWatcher {
     try {
       const [certInfo, keyInfo] = await Promise.all([stat(certFile), stat(keyFile)]);
       stamp = `${stampOf(certInfo)}|${stampOf(keyInfo)}`;
-      if (stamp === this.current.stamp || stamp === this.refusedStamp) return;
+      if (stamp === this.current.stamp) {
+        // Readable again as it was (a file put back): a later failure is news again.
+        this.refusedStamp = '';
+        return;
+      }
+      if (stamp === this.refusedStamp) return;
       [cert, key] = await Promise.all([readFile(certFile), readFile(keyFile)]);
     } catch (err) {
       // Between the removal of an old file and the arrival of the new one: the next look sees it.
