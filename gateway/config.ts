@@ -6,11 +6,13 @@ import { type LogSettings, readLogSettings } from '../proto/log.ts';
 import { type NatsSettings, readNatsSettings } from '../proto/nats.ts';
 import { type RedisSettings, readRedisSettings } from '../proto/redis.ts';
 import { type Retention, readRetention } from '../proto/retention.ts';
+import { type ListenSettings, readListenSettings } from '../proto/startup.ts';
+import { readTokenSet, type TokenSet } from '../proto/tokens.ts';
 import type { GrpcSettings } from './grpc.ts';
 import type { HistoryLimits } from './history.ts';
 import type { Staleness } from './read.ts';
 
-export interface GatewayConfig {
+export interface GatewayConfig extends ListenSettings {
   /** Where the gateway listens; `?topics=` is served at its path (WEB_SERVER_URL). */
   url: URL;
   grpc: GrpcSettings;
@@ -26,6 +28,8 @@ export interface GatewayConfig {
   };
   /** Needed (as a bearer token) by the endpoints that change state, when set (API_TOKEN). */
   apiToken?: string;
+  /** Needed (or API_TOKEN) by every read, HTTP and gRPC, when set (READ_TOKENS). */
+  readTokens?: TokenSet;
   /** How long the incidents stream keeps incidents (INCIDENT_RETENTION). */
   incidentRetentionMs: number;
   /** Where the receivers listen (RECEIVER_URL), for the API document's servers. */
@@ -39,14 +43,16 @@ export const gatewayCommand: Command<GatewayConfig> = {
     'serves latest values, history, incidents and the dashboard over HTTP, and Latest, Subscribe and WatchIncidents over gRPC.',
   parse: (s) => {
     const log = readLogSettings(s);
-    const url = s.url('WEB_SERVER_URL', SHARED_DEFAULTS.WEB_SERVER_URL, ['http:']);
+    // Its certificate is served by HTTP and gRPC alike.
+    const listen = readListenSettings(s, 'WEB_SERVER_URL', SHARED_DEFAULTS.WEB_SERVER_URL);
+    const { url } = listen;
     if (!url.pathname.endsWith('/')) url.pathname += '/';
     const maxTopics = s.number('MAX_TOPICS', 1000, { min: 1, integer: true });
     const grpc = s.hostPort('GRPC_URL', SHARED_DEFAULTS.GRPC_URL);
     const retention = readRetention(s);
     return {
       log,
-      url,
+      ...listen,
       grpc: {
         ...grpc,
         subscriberBuffer: s.number('SUBSCRIBER_BUFFER', 1000, { min: 1, integer: true }),
@@ -69,8 +75,9 @@ export const gatewayCommand: Command<GatewayConfig> = {
         maxMinuteMs: retention.minuteRetentionMs + 86_400_000,
       },
       apiToken: s.optionalString('API_TOKEN'),
+      readTokens: readTokenSet(s, 'READ_TOKENS'),
       incidentRetentionMs: readIncidentRetention(s),
-      receiverUrls: s.urls('RECEIVER_URL', SHARED_DEFAULTS.RECEIVER_URL, ['http:']),
+      receiverUrls: s.urls('RECEIVER_URL', SHARED_DEFAULTS.RECEIVER_URL, ['http:', 'https:']),
     };
   },
 };

@@ -1,6 +1,8 @@
 // The gateway's gRPC service: Latest (unary) and Subscribe (server streaming).
 // Each subscriber has a bounded queue; one that cannot keep up is ended with
 // RESOURCE_EXHAUSTED instead of growing memory or slowing anyone else down.
+// With READ_TOKENS set every call needs `authorization: Bearer <token>`
+// metadata (else UNAUTHENTICATED); with a certificate it speaks TLS.
 import * as grpc from '@grpc/grpc-js';
 import { DeliverPolicy } from 'nats';
 import { Counter, Gauge, type Registry } from 'prom-client';
@@ -24,6 +26,9 @@ import {
 import type { Log } from '../proto/log.ts';
 import type { NatsLink } from '../proto/nats.ts';
 import { checkHost, InputError } from '../proto/sample.ts';
+import type { CertificateWatcher } from '../proto/tls.ts';
+import { bearerToken } from '../proto/tokens.ts';
+import { type ReadAccess, readRefusal } from './auth.ts';
 import { type FeedEvent, type LiveFeed, replayFrom, streamEnd } from './feed.ts';
 import { ageSeconds, isStale, parseTopics, type ReadModel, type Staleness } from './read.ts';
 
@@ -41,7 +46,64 @@ export interface GrpcDeps {
   nats: NatsLink;
   staleness: Staleness;
   registry: Registry;
+  /** Who may call (READ_TOKENS, API_TOKEN); anyone without READ_TOKENS. */
+  access?: ReadAccess;
   log: Log;
+}
+
+/** Refuses, with UNAUTHENTICATED, every call without a read token when READ_TOKENS is set. */
+function readTokenInterceptor(access: ReadAccess): grpc.ServerInterceptor {
+  return (_method, call) =>
+    new grpc.ServerInterceptingCall(call, {
+      start(next) {
+        next({
+          onReceiveMetadata(metadata, pass) {
+            const [header] = metadata.get('authorization');
+            const refusal = readRefusal(
+              access,
+              bearerToken(typeof header === 'string' ? header : ''),
+            );
+            if (refusal) call.sendStatus({ code: grpc.status.UNAUTHENTICATED, details: refusal });
+            else pass(metadata);
+          },
+        });
+      },
+    });
+}
+
+/**
+ * The server's credentials: TLS with the gateway's certificate, kept current
+ * (new connections get a renewed one; open ones keep theirs), or plaintext
+ * without one. grpc-js takes a changing certificate only from a
+ * CertificateProvider (its experimental API); this one is fed by the watcher
+ * the HTTP listener uses, so both serve the same pair.
+ */
+export function grpcCredentials(certificates?: CertificateWatcher): grpc.ServerCredentials {
+  if (!certificates) return grpc.ServerCredentials.createInsecure();
+  type Identity = grpc.experimental.IdentityCertificateUpdateListener;
+  const listeners = new Set<Identity>();
+  const update = () => ({
+    certificate: certificates.pair.cert,
+    privateKey: certificates.pair.key,
+  });
+  certificates.onChange(() => {
+    for (const listener of listeners) listener(update());
+  });
+  const provider: grpc.experimental.CertificateProvider = {
+    addIdentityCertificateListener(listener) {
+      listeners.add(listener);
+      // Later, not now: grpc-js registers the server's watcher only after this returns.
+      setImmediate(() => listeners.has(listener) && listener(update()));
+    },
+    removeIdentityCertificateListener(listener) {
+      listeners.delete(listener);
+    },
+    addCaCertificateListener() {},
+    removeCaCertificateListener() {},
+  };
+  // grpc-js 1.14 takes its first argument as the identity provider and the second as the CA
+  // for client certificates (its typings name them the other way round); no client certificates.
+  return grpc.experimental.createCertificateProviderServerCredentials(provider, null, false);
 }
 
 function statusOf(err: unknown): Partial<grpc.StatusObject> {
@@ -184,6 +246,7 @@ export function createGrpcServer(settings: GrpcSettings, deps: GrpcDeps): grpc.S
     'grpc.keepalive_time_ms': 30_000,
     'grpc.keepalive_timeout_ms': 10_000,
     'grpc.keepalive_permit_without_calls': 1,
+    interceptors: deps.access?.readTokens ? [readTokenInterceptor(deps.access)] : [],
   });
 
   // Subscribe writes events already encoded (once per event and filter, however
@@ -388,10 +451,15 @@ async function watchIncidents(
   }
 }
 
-export function bindGrpc(server: grpc.Server, host: string, port: number): Promise<number> {
+export function bindGrpc(
+  server: grpc.Server,
+  host: string,
+  port: number,
+  credentials = grpc.ServerCredentials.createInsecure(),
+): Promise<number> {
   const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
   return new Promise((resolve, reject) => {
-    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, boundPort) =>
+    server.bindAsync(address, credentials, (err, boundPort) =>
       err ? reject(err) : resolve(boundPort),
     );
   });

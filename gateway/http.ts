@@ -10,9 +10,11 @@ import Router from '@koa/router';
 import Koa from 'koa';
 import { Histogram, type Registry } from 'prom-client';
 import { errorMiddleware, logAppErrors, sendJson, timingMiddleware } from '../proto/http.ts';
+import { metricsGuard, type TokenSet } from '../proto/tokens.ts';
+import { guardReads } from './auth.ts';
 import { openapiRoutes } from './openapi/routes.ts';
 import type { GatewayRoutes } from './routes/context.ts';
-import { dashboardRoutes } from './routes/dashboard.ts';
+import { dashboardRoutes, wantsDashboard } from './routes/dashboard.ts';
 import { federateRoutes } from './routes/federate.ts';
 import { historyRoutes } from './routes/history.ts';
 import { hostRoutes } from './routes/hosts.ts';
@@ -28,6 +30,10 @@ export interface GatewayHttpDeps extends GatewayRoutes {
   /** The whole pipeline's counters in Prometheus text. */
   scrape: () => Promise<string>;
   readiness: () => Record<string, boolean>;
+  /** Needed (or API_TOKEN) by everything that holds data, when set (READ_TOKENS). */
+  readTokens?: TokenSet;
+  /** Needed by /metrics when set (METRICS_TOKEN). */
+  metricsToken?: TokenSet;
 }
 
 export function createGatewayApp(deps: GatewayHttpDeps): Koa {
@@ -64,13 +70,16 @@ export function createGatewayApp(deps: GatewayHttpDeps): Koa {
     const ready = Object.values(parts).every(Boolean);
     sendJson(ctx, ready ? 200 : 503, { ready, ...parts });
   });
-  router.get(`${base}metrics`, async (ctx) => {
+  router.get(`${base}metrics`, metricsGuard(deps.metricsToken), async (ctx) => {
     ctx.type = 'text/plain; version=0.0.4; charset=utf-8';
     ctx.body = await deps.scrape();
   });
 
   app.use(errorMiddleware(deps.log));
   app.use(timingMiddleware(durations));
+  app.use(
+    guardReads({ base, readTokens: deps.readTokens, apiToken: deps.apiToken }, wantsDashboard),
+  );
   app.use(router.routes());
   app.use(router.allowedMethods({ throw: true }));
   logAppErrors(app, deps.log);

@@ -13,7 +13,7 @@ import { listenWhileStarting } from '../proto/startup.ts';
 import { createRegistry, publishStats, scrapePipeline } from '../proto/stats.ts';
 import type { GatewayConfig } from './config.ts';
 import { LiveFeed } from './feed.ts';
-import { bindGrpc, createGrpcServer } from './grpc.ts';
+import { bindGrpc, createGrpcServer, grpcCredentials } from './grpc.ts';
 import { createGatewayApp } from './http.ts';
 import { IncidentReader } from './incidents.ts';
 import { ReadModel } from './read.ts';
@@ -28,7 +28,7 @@ export interface RunningGateway {
 }
 
 export function startGateway(config: GatewayConfig, log: Log): Promise<RunningGateway> {
-  return listenWhileStarting(config.url, async (startup) => {
+  return listenWhileStarting(config, log, async (startup) => {
     const nats = await connectNats(config.nats, 'loadstar-gateway', log);
     startup.connected('nats');
     await ensureSamplesStream(nats.jsm, config.nats, log);
@@ -63,6 +63,8 @@ export function startGateway(config: GatewayConfig, log: Log): Promise<RunningGa
       history: config.history,
       maxTopics: config.maxTopics,
       apiToken: config.apiToken,
+      readTokens: config.readTokens,
+      metricsToken: config.metricsToken,
       receiverUrls: config.receiverUrls,
       registry,
       scrape: () => scrapePipeline(registry, redis, statsField),
@@ -75,10 +77,21 @@ export function startGateway(config: GatewayConfig, log: Log): Promise<RunningGa
       nats,
       staleness: config.staleness,
       registry,
+      access: {
+        base: config.url.pathname,
+        readTokens: config.readTokens,
+        apiToken: config.apiToken,
+      },
       log: log.child('grpc'),
     });
-    const grpcPort = await bindGrpc(grpcServer, config.grpc.host, config.grpc.port);
     const { listener } = startup;
+    // TLS exactly when the HTTP side has it (WEB_SERVER_URL https://), with the same certificate.
+    const grpcPort = await bindGrpc(
+      grpcServer,
+      config.grpc.host,
+      config.grpc.port,
+      grpcCredentials(listener.certificates),
+    );
     startup.serve(app.callback());
     listener.countMalformed(registry);
     const stopStats = publishStats(registry, redis, statsField, log);

@@ -3,6 +3,7 @@
 // main.ts wires it to the process; tests build the same.
 import type { Log } from '../proto/log.ts';
 import { SampleIds } from '../proto/sample.ts';
+import { Trust } from '../proto/trust.ts';
 import { Collector, pollInterval } from './collect.ts';
 import type { ProducerConfig } from './config.ts';
 import { runOnSchedule, type Schedule } from './schedule.ts';
@@ -60,6 +61,7 @@ export async function startAgent(
       drainRate: config.drainRate,
       requestTimeoutMs: 15_000,
       token: config.token,
+      trust: config.trust && new Trust(config.trust, (problem) => log.warn(problem)),
     },
     log.child('sender'),
   );

@@ -4,6 +4,7 @@ import type { Command } from '../proto/command.ts';
 import { ConfigError, type Env, readConfig, SHARED_DEFAULTS } from '../proto/config.ts';
 import { type LogSettings, readLogSettings } from '../proto/log.ts';
 import { HOST_NAME } from '../proto/sample.ts';
+import { readTrustSettings, type TrustSettings } from '../proto/trust.ts';
 import { type RemoteSourceSettings, readSourcesFile } from './sources/file.ts';
 
 export interface ProducerConfig {
@@ -25,6 +26,8 @@ export interface ProducerConfig {
   /** Remote sources from the file at SOURCES_FILE, checked; empty without one. */
   sources: RemoteSourceSettings[];
   token?: string;
+  /** A CA to trust besides the system's, for https:// receivers (TLS_CA_FILE). */
+  trust?: TrustSettings;
   log: LogSettings;
 }
 
@@ -79,6 +82,7 @@ export const producerCommand: Command<ProducerConfig> = {
       localSource,
       sources,
       token: s.optionalString('INGEST_TOKEN'),
+      trust: readTrustSettings(s),
     };
   },
 };

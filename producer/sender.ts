@@ -5,8 +5,9 @@
 
 import { renderValues } from '../proto/float.ts';
 import type { Log } from '../proto/log.ts';
+import { type Answer, request } from '../proto/request.ts';
 import { encodeSample, type Sample } from '../proto/sample.ts';
-import { type Answer, request } from './request.ts';
+import type { Trust } from '../proto/trust.ts';
 import type { Spool, SpoolBatch } from './spool.ts';
 
 export interface SenderSettings {
@@ -19,6 +20,8 @@ export interface SenderSettings {
   requestTimeoutMs: number;
   /** Sent as a bearer token when set (INGEST_TOKEN). */
   token?: string;
+  /** Whom to trust for https:// receivers besides the system's CAs (TLS_CA_FILE). */
+  trust?: Trust;
 }
 
 export interface SenderCounters {
@@ -209,6 +212,7 @@ export class Sender {
         body,
         timeoutMs: this.settings.requestTimeoutMs,
         maxBytes: MAX_ANSWER_BYTES,
+        trust: this.settings.trust,
       });
     } catch (err) {
       return { kind: 'retry', reason: (err as Error).message, switchReceiver: true };

@@ -93,6 +93,7 @@ export function loadLoadstarService(): grpc.ServiceDefinition {
   return pkg.loadstar.v1.Loadstar.service;
 }
 
+/** A gateway with READ_TOKENS set wants metadata `authorization: Bearer <token>` on every call. */
 export type LoadstarClient = grpc.Client & {
   Latest(
     request: Partial<LatestRequest>,
@@ -103,12 +104,27 @@ export type LoadstarClient = grpc.Client & {
     options: Partial<grpc.CallOptions>,
     callback: (err: grpc.ServiceError | null, reply: LatestReply) => void,
   ): grpc.ClientUnaryCall;
+  Latest(
+    request: Partial<LatestRequest>,
+    metadata: grpc.Metadata,
+    callback: (err: grpc.ServiceError | null, reply: LatestReply) => void,
+  ): grpc.ClientUnaryCall;
   WatchIncidents(
     request: Partial<WatchIncidentsRequest>,
     options?: Partial<grpc.CallOptions>,
   ): grpc.ClientReadableStream<IncidentEventMessage>;
+  WatchIncidents(
+    request: Partial<WatchIncidentsRequest>,
+    metadata: grpc.Metadata,
+    options?: Partial<grpc.CallOptions>,
+  ): grpc.ClientReadableStream<IncidentEventMessage>;
   Subscribe(
     request: Partial<SubscribeRequest>,
+    options?: Partial<grpc.CallOptions>,
+  ): grpc.ClientReadableStream<SampleEvent>;
+  Subscribe(
+    request: Partial<SubscribeRequest>,
+    metadata: grpc.Metadata,
     options?: Partial<grpc.CallOptions>,
   ): grpc.ClientReadableStream<SampleEvent>;
 };

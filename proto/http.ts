@@ -1,7 +1,8 @@
-// HTTP conventions shared by receiver and gateway: every error is JSON
+// HTTP conventions shared by every service's listener: every error is JSON
 // `{"error": "..."}` with the right status (requests Node's own parser refuses
-// too), a 503 always carries Retry-After, and `localhost` is served on both
-// 127.0.0.1 and ::1.
+// too), a 503 always carries Retry-After, `localhost` is served on both
+// 127.0.0.1 and ::1, and an https:// URL is served with TLS whose certificate
+// is re-read when it changes. A failed TLS handshake ends only its connection.
 import {
   createServer,
   type IncomingMessage,
@@ -10,11 +11,14 @@ import {
   type ServerResponse,
   STATUS_CODES,
 } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type Koa from 'koa';
-import { Counter, type Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, type Histogram, type Registry } from 'prom-client';
 import type { Log } from './log.ts';
 import { InputError } from './sample.ts';
+import { CertificateWatcher, type ServerTlsSettings } from './tls.ts';
 
 /** A dependency (NATS, Redis) is away: the request may succeed later. */
 export class UnavailableError extends Error {
@@ -92,12 +96,23 @@ export interface Listener {
   /** The URL the service answers on, with the real port when port 0 was asked. */
   url: URL;
   servers: Server[];
+  /** The certificate served, kept current, when the URL is https://. */
+  certificates?: CertificateWatcher;
   close(): Promise<void>;
   /**
    * Counts the requests Node's parser refused (loadstar_http_malformed_requests_total)
-   * in the service's registry, those refused while it started included.
+   * and, on TLS, the failed handshakes (loadstar_tls_handshake_failures_total) in the
+   * service's registry, those while it started included; shows the certificate's
+   * expiry (loadstar_tls_certificate_expiry_timestamp_seconds).
    */
   countMalformed(registry: Registry): void;
+}
+
+export interface ListenOptions {
+  /** The certificate files, needed when the URL is https://. */
+  tls?: ServerTlsSettings;
+  /** Where certificate reloads and refusals are logged. */
+  log?: Log;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -197,18 +212,75 @@ function answerMalformed(
   return null;
 }
 
+/** Why a TLS connection ended before any request: what loadstar_tls_handshake_failures_total counts by. */
+type HandshakeFailure = 'plain_http' | 'handshake';
+
+/**
+ * Ends a connection whose TLS handshake failed. A plain-HTTP request on a TLS
+ * port gets a JSON 400 saying so, written in clear on the raw connection (the
+ * client speaks no TLS); anything else (a client that does not trust our
+ * certificate, a scanner) is just closed.
+ */
+function answerFailedHandshake(
+  err: NodeJS.ErrnoException,
+  socket: TLSSocket,
+  url: URL,
+): HandshakeFailure {
+  // The connection under the TLS layer; Node keeps it as _parent (not public API: checked before use).
+  const raw = (socket as TLSSocket & { _parent?: Socket })._parent;
+  if (err.code !== 'ERR_SSL_HTTP_REQUEST' || !raw || !raw.writable) {
+    socket.destroy();
+    return 'handshake';
+  }
+  // The port really listened on (the URL may say 0).
+  const https = new URL(url.href);
+  https.port = String(raw.localPort ?? url.port);
+  const body = JSON.stringify({
+    error: `this port speaks TLS: use ${https.origin}${https.pathname} (https://), not http://`,
+  });
+  raw.end(
+    'HTTP/1.1 400 Bad Request\r\n' +
+      'Content-Type: application/json; charset=utf-8\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      'Connection: close\r\n\r\n' +
+      body,
+  );
+  setTimeout(() => raw.destroy(), 2_000).unref();
+  return 'plain_http';
+}
+
+interface ServeHooks {
+  onMalformed(status: number): void;
+  onHandshakeFailed(reason: HandshakeFailure): void;
+}
+
 function listenOne(
   handler: Handler,
   host: string,
   port: number,
-  onMalformed: (status: number) => void,
+  hooks: ServeHooks,
+  tls?: { certificates: CertificateWatcher; url: URL },
 ): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const server = createServer(handler);
+    let server: Server;
+    if (tls) {
+      const { cert, key } = tls.certificates.pair;
+      const secure = createHttpsServer({ cert, key }, handler);
+      // New handshakes get the new pair; connections already open keep theirs.
+      tls.certificates.onChange((pair) =>
+        secure.setSecureContext({ cert: pair.cert, key: pair.key }),
+      );
+      secure.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
+        hooks.onHandshakeFailed(answerFailedHandshake(err, socket, tls.url));
+      });
+      server = secure;
+    } else {
+      server = createServer(handler);
+    }
     server.keepAliveTimeout = 65_000;
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
       const status = answerMalformed(err, socket);
-      if (status !== null) onMalformed(status);
+      if (status !== null) hooks.onMalformed(status);
     });
     server.once('error', reject);
     server.listen({ host, port }, () => {
@@ -218,37 +290,68 @@ function listenOne(
   });
 }
 
-/** Listens where the URL says; `localhost` means both loopback addresses. */
-export async function listenHttp(handler: Handler, url: URL): Promise<Listener> {
+/**
+ * Listens where the URL says; `localhost` means both loopback addresses. An
+ * https:// URL is served with the certificate of `options.tls`, watched for
+ * renewals until the listener closes.
+ */
+export async function listenHttp(
+  handler: Handler,
+  url: URL,
+  options: ListenOptions = {},
+): Promise<Listener> {
   const host = url.hostname.replace(/^\[|\]$/g, '');
   const wantedPort = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
+  let certificates: CertificateWatcher | undefined;
+  if (url.protocol === 'https:') {
+    if (!options.tls) throw new Error(`${url.href} is https:// but no certificate was given`);
+    certificates = new CertificateWatcher(options.tls, options.log ?? silentLog);
+  }
   const servers: Server[] = [];
   // Refusals before the service has its registry are kept, and counted once it has.
   const early = new Map<number, number>();
+  const earlyHandshakes = new Map<HandshakeFailure, number>();
   let onMalformed = (status: number): void => {
     early.set(status, (early.get(status) ?? 0) + 1);
   };
-  const count = (status: number) => onMalformed(status);
-  if (host === 'localhost') {
-    const v4 = await listenOne(handler, '127.0.0.1', wantedPort, count);
-    servers.push(v4);
-    const port = (v4.address() as AddressInfo).port;
-    // ::1 is absent on hosts without IPv6; 127.0.0.1 alone still serves `localhost` there.
-    await listenOne(handler, '::1', port, count).then(
-      (v6) => servers.push(v6),
-      (err: NodeJS.ErrnoException) => {
-        if (err.code !== 'EADDRNOTAVAIL' && err.code !== 'EAFNOSUPPORT') throw err;
-      },
-    );
-  } else {
-    servers.push(await listenOne(handler, host, wantedPort, count));
+  let onHandshakeFailed = (reason: HandshakeFailure): void => {
+    earlyHandshakes.set(reason, (earlyHandshakes.get(reason) ?? 0) + 1);
+  };
+  const hooks: ServeHooks = {
+    onMalformed: (status) => onMalformed(status),
+    onHandshakeFailed: (reason) => onHandshakeFailed(reason),
+  };
+  const tls = certificates && { certificates, url };
+  try {
+    if (host === 'localhost') {
+      const v4 = await listenOne(handler, '127.0.0.1', wantedPort, hooks, tls);
+      servers.push(v4);
+      const port = (v4.address() as AddressInfo).port;
+      // ::1 is absent on hosts without IPv6; 127.0.0.1 alone still serves `localhost` there.
+      await listenOne(handler, '::1', port, hooks, tls).then(
+        (v6) => servers.push(v6),
+        (err: NodeJS.ErrnoException) => {
+          if (err.code !== 'EADDRNOTAVAIL' && err.code !== 'EAFNOSUPPORT') throw err;
+        },
+      );
+    } else {
+      servers.push(await listenOne(handler, host, wantedPort, hooks, tls));
+    }
+  } catch (err) {
+    await closeServers(servers);
+    throw err;
   }
+  certificates?.start();
   const actual = new URL(url.href);
   actual.port = String((servers[0]!.address() as AddressInfo).port);
   return {
     url: actual,
     servers,
-    close: () => closeServers(servers),
+    certificates,
+    close: () => {
+      certificates?.stop();
+      return closeServers(servers);
+    },
     countMalformed(registry) {
       const counter = new Counter({
         name: 'loadstar_http_malformed_requests_total',
@@ -259,9 +362,37 @@ export async function listenHttp(handler: Handler, url: URL): Promise<Listener> 
       for (const [status, n] of early) counter.inc({ status: String(status) }, n);
       early.clear();
       onMalformed = (status) => counter.inc({ status: String(status) });
+      if (!certificates) return;
+      const handshakes = new Counter({
+        name: 'loadstar_tls_handshake_failures_total',
+        help: 'Connections ended before any request because their TLS handshake failed, by reason (plain_http: an http:// request on the TLS port, answered 400)',
+        labelNames: ['reason'],
+        registers: [registry],
+      });
+      for (const [reason, n] of earlyHandshakes) handshakes.inc({ reason }, n);
+      earlyHandshakes.clear();
+      onHandshakeFailed = (reason) => handshakes.inc({ reason });
+      const watched = certificates;
+      new Gauge({
+        name: 'loadstar_tls_certificate_expiry_timestamp_seconds',
+        help: 'When the certificate being served expires (its notAfter), Unix time',
+        registers: [registry],
+        collect() {
+          this.set(watched.pair.notAfterMs / 1000);
+        },
+      });
     },
   };
 }
+
+/** For a listener given no log: certificate events are then not reported. */
+const silentLog: Log = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+  child: () => silentLog,
+};
 
 /** Stops accepting, lets requests in flight finish for up to `graceMs`, then cuts what is left. */
 export async function closeServers(servers: Server[], graceMs = 5_000): Promise<void> {

@@ -12,11 +12,12 @@ import { type LogSettings, readLogSettings } from '../proto/log.ts';
 import { type NatsSettings, readNatsSettings } from '../proto/nats.ts';
 import { type RedisSettings, readRedisSettings } from '../proto/redis.ts';
 import { readRetention } from '../proto/retention.ts';
+import { type ListenSettings, readListenSettings } from '../proto/startup.ts';
 import { type AccessSettings, parseTokenEntries, readTokenFile } from './access.ts';
 import type { FoldSettings } from './fold.ts';
 import type { GrowthSettings } from './limits.ts';
 
-export interface ReceiverConfig {
+export interface ReceiverConfig extends ListenSettings {
   /** Where the receiver listens; producers post to exactly this URL. */
   url: URL;
   nats: NatsSettings;
@@ -54,11 +55,11 @@ export const receiverCommand: Command<ReceiverConfig> = {
     'takes samples posted over HTTP, records them in JetStream and makes them readable before it answers 200.',
   parse: (s) => ({
     log: readLogSettings(s),
-    url: s.url('RECEIVER_URL', SHARED_DEFAULTS.RECEIVER_URL, ['http:']),
+    ...readListenSettings(s, 'RECEIVER_URL', SHARED_DEFAULTS.RECEIVER_URL),
     nats: readNatsSettings(s),
     redis: readRedisSettings(s),
     fold: readRetention(s),
-    gatewayUrl: s.url('WEB_SERVER_URL', SHARED_DEFAULTS.WEB_SERVER_URL, ['http:']),
+    gatewayUrl: s.url('WEB_SERVER_URL', SHARED_DEFAULTS.WEB_SERVER_URL, ['http:', 'https:']),
     limits: {
       maxBodyBytes: s.size('MAX_BODY_BYTES', '256KiB', { min: 64 }),
       maxBatchBytes: s.size('MAX_BATCH_BYTES', '8MiB', { min: 1024 }),

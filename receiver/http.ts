@@ -20,6 +20,7 @@ import {
   parseTime,
   type Sample,
 } from '../proto/sample.ts';
+import { metricsGuard, type TokenSet } from '../proto/tokens.ts';
 import { IngestAccess } from './access.ts';
 import { readBody, requireJson } from './body.ts';
 import type { IngestLimits } from './config.ts';
@@ -42,6 +43,8 @@ export interface ReceiverDeps {
   counters: IngestCounters;
   registry: Registry;
   readiness: () => Record<string, boolean>;
+  /** Needed by /metrics when set (METRICS_TOKEN). */
+  metricsToken?: TokenSet;
   /**
    * The store, for MAX_HOSTS and MAX_METRICS_PER_HOST (the fold's host list and
    * metric sets). Only an app built to list its routes goes without: then those
@@ -290,7 +293,7 @@ export function createReceiverApp(deps: ReceiverDeps): Koa {
     const ready = Object.values(parts).every(Boolean);
     sendJson(ctx, ready ? 200 : 503, { ready, ...parts });
   });
-  router.get('/metrics', async (ctx) => {
+  router.get('/metrics', metricsGuard(deps.metricsToken), async (ctx) => {
     ctx.type = deps.registry.contentType;
     ctx.body = await deps.registry.metrics();
   });

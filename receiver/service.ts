@@ -21,7 +21,7 @@ export interface RunningReceiver {
 }
 
 export function startReceiver(config: ReceiverConfig, log: Log): Promise<RunningReceiver> {
-  return listenWhileStarting(config.url, async (startup) => {
+  return listenWhileStarting(config, log, async (startup) => {
     const nats = await connectNats(config.nats, 'loadstar-receiver', log);
     startup.connected('nats');
     await ensureSamplesStream(nats.jsm, config.nats, log);
@@ -55,6 +55,7 @@ export function startReceiver(config: ReceiverConfig, log: Log): Promise<Running
       counters,
       registry,
       readiness: () => ({ nats: nats.isConnected(), redis: isRedisReady(redis) }),
+      metricsToken: config.metricsToken,
       redis,
       log,
     });

@@ -20,6 +20,10 @@ const assets: Record<string, Asset> = {
     body: readFileSync(new URL('index.html', page)),
     type: 'text/html; charset=utf-8',
   },
+  'access.js': {
+    body: readFileSync(new URL('access.js', page)),
+    type: 'text/javascript; charset=utf-8',
+  },
   'dashboard.js': {
     body: readFileSync(new URL('dashboard.js', page)),
     type: 'text/javascript; charset=utf-8',
@@ -47,6 +51,11 @@ function send(ctx: Koa.Context, asset: Asset): void {
   ctx.type = asset.type;
   ctx.set('Cache-Control', 'no-cache');
   ctx.body = asset.body;
+}
+
+/** A browser asking the bare URL gets the dashboard; every JSON client keeps the contract. */
+export function wantsDashboard(ctx: Koa.Context): boolean {
+  return ctx.query.topics === undefined && /\btext\/html\b/.test(ctx.get('Accept'));
 }
 
 export function serveDashboard(ctx: Koa.Context): void {

@@ -4,12 +4,11 @@ import { renderValues, stringifyWithFloats } from '../../proto/float.ts';
 import { sendJson } from '../../proto/http.ts';
 import { ageSeconds, isStale, parseHostParam, parseTopics } from '../read.ts';
 import { FLOAT_FIELDS, type RouteGroup } from './context.ts';
-import { serveDashboard } from './dashboard.ts';
+import { serveDashboard, wantsDashboard } from './dashboard.ts';
 
 export const valueRoutes: RouteGroup = (router, { base, read, staleness, maxTopics }) => {
   router.get(base, async (ctx) => {
-    // A browser asking the bare URL gets the dashboard; every JSON client keeps the contract.
-    if (ctx.query.topics === undefined && /\btext\/html\b/.test(ctx.get('Accept'))) {
+    if (wantsDashboard(ctx)) {
       serveDashboard(ctx);
       return;
     }

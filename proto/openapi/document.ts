@@ -5,8 +5,8 @@ import { readFileSync } from 'node:fs';
 import { HOST_NAME } from '../sample.ts';
 import { examples } from './examples.ts';
 import { gatewayOperations } from './gateway.ts';
-import type { OpenApiDocument, Operation, PathItem, Server } from './oas.ts';
-import { ok, type Placed, ref } from './parts.ts';
+import type { OpenApiDocument, Operation, PathItem, Response, Server } from './oas.ts';
+import { fails, json, ok, type Placed, ref } from './parts.ts';
 import { prometheusOperations, prometheusSchemas, writeOperations } from './prometheus.ts';
 import { receiverOperations } from './receiver.ts';
 import { schemas } from './schemas.ts';
@@ -40,13 +40,13 @@ export function openApiDocument(
     url,
     description: 'receiver (RECEIVER_URL)',
   }));
-  const placed = [
+  const placed = guarded(base, [
     ...receiverOperations(receiverPath, ex),
     ...writeOperations(ex),
     ...gatewayOperations(base, ex),
     ...prometheusOperations(base, ex),
     ...sharedOperations(base),
-  ];
+  ]);
   return {
     openapi: '3.1.0',
     info: {
@@ -103,7 +103,19 @@ export function openApiDocument(
           type: 'http',
           scheme: 'bearer',
           description:
-            "The gateway's API_TOKEN, as `Authorization: Bearer <token>`. Needed only when API_TOKEN is set; without it the endpoints are open.",
+            "The gateway's API_TOKEN, as `Authorization: Bearer <token>`. Needed only when API_TOKEN is set; without it the endpoints are open (to holders of a read token, when READ_TOKENS is set).",
+        },
+        readToken: {
+          type: 'http',
+          scheme: 'bearer',
+          description:
+            "One of the gateway's READ_TOKENS (or its API_TOKEN), as `Authorization: Bearer <token>`; an EventSource, which cannot send headers, puts it in `?token=` of the stream. Needed only when READ_TOKENS is set; without it every read is open. Open to anyone whatever the settings: health, readiness, this document, /docs and the dashboard's page and files (they hold no data).",
+        },
+        metricsToken: {
+          type: 'http',
+          scheme: 'bearer',
+          description:
+            "METRICS_TOKEN, as `Authorization: Bearer <token>`. Needed by every service's /metrics only when METRICS_TOKEN is set; without it /metrics is open.",
         },
       },
     },
@@ -133,6 +145,93 @@ const TAGS = [
   },
   { name: 'service', description: 'Health, readiness, metrics and this documentation.' },
 ];
+
+// ---- access ------------------------------------------------------------------
+
+/** What the gateway answers to a read without a read token (READ_TOKENS set), and to /metrics without METRICS_TOKEN. */
+const REFUSED = {
+  read: {
+    noReadToken: [
+      'READ_TOKENS is set; no Authorization header',
+      'reading this gateway needs a read token: Authorization: Bearer <token> (the gateway has READ_TOKENS set)',
+    ],
+    unknownReadToken: [
+      'READ_TOKENS is set; a token that is none of them (nor API_TOKEN)',
+      'the read token is not known to this gateway (revoked, or mistyped)',
+    ],
+  },
+  metrics: {
+    noMetricsToken: [
+      'METRICS_TOKEN is set; no Authorization header',
+      'metrics need the metrics token: Authorization: Bearer <METRICS_TOKEN>',
+    ],
+    wrongMetricsToken: ['METRICS_TOKEN is set; another token', 'the metrics token is wrong'],
+  },
+} satisfies Record<string, Record<string, [string, string]>>;
+
+/** The endpoints both services answer (sharedOperations), by operation id, whatever its prefix. */
+const SHARED_NAMES = new Map(
+  ['healthz', 'readyz', 'metrics', 'openapiJson'].flatMap((name) => {
+    const cap = name[0]!.toUpperCase() + name.slice(1);
+    return [name, `gateway${cap}`, `receiver${cap}`].map((id) => [id, name] as const);
+  }),
+);
+
+/** The gateway's operations that hold no data, open whatever READ_TOKENS says. */
+const OPEN_TO_ALL = new Set(['getDashboardFile', 'getDocs', 'getDocsFile']);
+
+/**
+ * Adds who may call each operation: the read token to every gateway operation
+ * that holds data (writes keep API_TOKEN's scheme), the metrics token to
+ * /metrics, each with its 401. Done here, over every operation, so that a new
+ * route is documented as guarded as the gateway guards it (every path but the
+ * open ones).
+ */
+function guarded(base: string, placed: Placed[]): Placed[] {
+  return placed.map((p) => {
+    const id = p.operation.operationId;
+    const shared = SHARED_NAMES.get(id);
+    let scheme: 'read' | 'metrics' | undefined;
+    if (shared === 'metrics') scheme = 'metrics';
+    else if (shared === undefined && p.services.includes('gateway') && !OPEN_TO_ALL.has(id))
+      scheme = 'read';
+    if (!scheme || !p.path.startsWith(scheme === 'read' ? base : '/')) return p;
+    const refusal = fails(
+      scheme === 'read'
+        ? 'READ_TOKENS is set and the request has none of them (nor API_TOKEN).'
+        : 'METRICS_TOKEN is set and the request has not got it.',
+      REFUSED[scheme],
+    );
+    const before = p.operation.responses['401'] as Response | undefined;
+    const unauthorized: Response = {
+      description: before
+        ? `${before.description} Or: ${refusal.description}`
+        : refusal.description,
+      content: json(ref('Error'), {
+        ...before?.content?.['application/json']?.examples,
+        ...refusal.content?.['application/json']?.examples,
+      }),
+      headers: {
+        'WWW-Authenticate': {
+          schema: { type: 'string' },
+          example: `Bearer realm="loadstar", scope="${scheme}"`,
+        },
+      },
+    };
+    const security = p.operation.security ?? [
+      { [scheme === 'read' ? 'readToken' : 'metricsToken']: [] },
+      {},
+    ];
+    return {
+      ...p,
+      operation: {
+        ...p.operation,
+        security,
+        responses: { ...p.operation.responses, '401': unauthorized },
+      },
+    };
+  });
+}
 
 /** Paths with their operations; an operation answered by the receiver names the receiver's servers. */
 function assemble(

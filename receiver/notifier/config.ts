@@ -15,11 +15,13 @@ import { readIncidentRetention } from '../../proto/incident.ts';
 import { type LogSettings, readLogSettings } from '../../proto/log.ts';
 import { type NatsSettings, readNatsSettings } from '../../proto/nats.ts';
 import { type RedisSettings, readRedisSettings } from '../../proto/redis.ts';
+import { type ListenSettings, readListenSettings } from '../../proto/startup.ts';
 import { FileError, readStructuredFile } from '../../proto/structured-file.ts';
+import { readTrustSettings, type TrustSettings } from '../../proto/trust.ts';
 import type { DeliverySettings } from './delivery.ts';
 import { parseRouting, type Routing, RoutingError, type SettingsReceivers } from './routing.ts';
 
-export interface NotifierConfig {
+export interface NotifierConfig extends ListenSettings {
   /** Where the notifier answers /healthz, /readyz and /metrics (NOTIFIER_URL). */
   url: URL;
   nats: NatsSettings;
@@ -34,6 +36,8 @@ export interface NotifierConfig {
   delivery: DeliverySettings;
   /** How long incidents (and the incidents stream) are kept (INCIDENT_RETENTION). */
   retentionMs: number;
+  /** A CA to trust besides the system's, for https:// receivers (TLS_CA_FILE). */
+  trust?: TrustSettings;
   log: LogSettings;
 }
 
@@ -73,10 +77,10 @@ export const notifierCommand: Command<NotifierConfig> = {
     if (retryMaxMs < retryMinMs)
       throw new ConfigError('ALERT_RETRY_MAX', `must not be shorter than ALERT_RETRY_MIN`);
     const resendMs = s.duration('ALERTMANAGER_RESEND', '1m', { min: 1_000, max: 3_600_000 });
-    const web = s.url('WEB_SERVER_URL', SHARED_DEFAULTS.WEB_SERVER_URL, ['http:']);
+    const web = s.url('WEB_SERVER_URL', SHARED_DEFAULTS.WEB_SERVER_URL, ['http:', 'https:']);
     return {
       log: readLogSettings(s),
-      url: s.url('NOTIFIER_URL', 'http://localhost:8093/', ['http:']),
+      ...readListenSettings(s, 'NOTIFIER_URL', 'http://localhost:8093/'),
       nats: readNatsSettings(s),
       redis: readRedisSettings(s),
       routing,
@@ -92,6 +96,7 @@ export const notifierCommand: Command<NotifierConfig> = {
         resendMs,
       },
       retentionMs: readIncidentRetention(s),
+      trust: readTrustSettings(s),
     };
   },
 };

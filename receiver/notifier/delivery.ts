@@ -13,6 +13,8 @@ import type { Log } from '../../proto/log.ts';
 import type { NatsLink } from '../../proto/nats.ts';
 import { DELIVERIES_STREAM, deliveryConsumer, deliverySubject } from '../../proto/receivers.ts';
 import type { RedisClient } from '../../proto/redis.ts';
+import { RequestError, request } from '../../proto/request.ts';
+import type { Trust } from '../../proto/trust.ts';
 import { DurableReader } from '../durable.ts';
 import type { FormatContext, OutgoingRequest, ReceiverKind } from './receivers/kind.ts';
 import type { ReceiverSpec } from './routing.ts';
@@ -40,6 +42,8 @@ export interface DeliverySettings {
   dashboardUrl: URL;
   /** ALERTMANAGER_RESEND: also how old a refresh may be before a newer one supersedes it. */
   resendMs: number;
+  /** Whom to trust for https:// receivers besides the system's CAs (TLS_CA_FILE). */
+  trust?: Trust;
 }
 
 /** What the worker asks before a reminder or a refresh: is there still something to say? */
@@ -92,16 +96,23 @@ interface Outcome {
   retryAfterMs?: number;
 }
 
-/** Sends one request; never throws. `stop` abandons it (the notifier is stopping). */
+/** The most of an answer read: its start goes into the error, the rest is not wanted. */
+const MAX_ANSWER_BYTES = 64 * 1024;
+
+/**
+ * Sends one request; never throws. `stop` abandons it (the notifier is
+ * stopping). An https:// receiver is verified with the system's CAs and
+ * TLS_CA_FILE's (`trust`).
+ */
 export async function send(
-  request: OutgoingRequest,
+  outgoing: OutgoingRequest,
   timeoutMs: number,
   stop?: AbortSignal,
+  trust?: Trust,
 ): Promise<Outcome> {
-  const timeout = AbortSignal.timeout(timeoutMs);
-  // fetch refuses a URL with credentials: they travel as Basic auth (an Alertmanager behind a proxy).
-  const url = new URL(request.url.href);
-  const headers = { ...request.headers };
+  // Credentials in the URL travel as Basic auth (an Alertmanager behind a proxy).
+  const url = new URL(outgoing.url.href);
+  const headers = { ...outgoing.headers };
   if (url.username || url.password) {
     const user = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
     headers.Authorization ??= `Basic ${Buffer.from(user).toString('base64')}`;
@@ -109,16 +120,28 @@ export async function send(
     url.password = '';
   }
   try {
-    const res = await fetch(url, {
+    const res = await request(url, {
       method: 'POST',
       headers,
-      body: request.body,
-      signal: stop ? AbortSignal.any([timeout, stop]) : timeout,
-      redirect: 'error',
+      body: outgoing.body,
+      signal: stop,
+      timeoutMs,
+      // An answer too long to read whole is still an answer: its status decides.
+      maxBytes: MAX_ANSWER_BYTES,
+      trust,
     });
-    const text = (await res.text()).slice(0, 200).replace(/\s+/g, ' ').trim();
-    if (res.ok) return { ok: true, permanent: false, error: '' };
-    const retryAfter = Number(res.headers.get('retry-after'));
+    const text = res.text.slice(0, 200).replace(/\s+/g, ' ').trim();
+    if (res.status >= 200 && res.status < 300) return { ok: true, permanent: false, error: '' };
+    if (res.status >= 300 && res.status < 400) {
+      // A redirect is not followed (it could lead a payload anywhere): retrying will not change it.
+      const to = res.headers.location ? ` to ${res.headers.location}` : '';
+      return {
+        ok: false,
+        permanent: true,
+        error: `answered HTTP ${res.status} (a redirect${to}; not followed)`,
+      };
+    }
+    const retryAfter = Number(res.headers['retry-after']);
     return {
       ok: false,
       permanent: res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429,
@@ -126,15 +149,12 @@ export async function send(
       retryAfterMs: retryAfter > 0 ? retryAfter * 1000 : undefined,
     };
   } catch (err) {
-    const e = err as Error & { cause?: { code?: string; message?: string } };
-    const error = timeout.aborted
-      ? `no answer within ${timeoutMs} ms`
-      : stop?.aborted
-        ? 'abandoned: the notifier is stopping'
-        : (e.cause?.code ?? e.cause?.message ?? e.message);
-    // A redirect is refused (it could lead a payload anywhere): that will not change by retrying.
-    const redirected = /redirect/i.test(e.cause?.message ?? e.message);
-    return { ok: false, permanent: redirected, error };
+    const error = stop?.aborted
+      ? 'abandoned: the notifier is stopping'
+      : err instanceof RequestError && /timeout/.test(err.message)
+        ? `no answer within ${timeoutMs} ms`
+        : (err as Error).message;
+    return { ok: false, permanent: false, error };
   }
 }
 
@@ -225,7 +245,12 @@ export class DeliveryWorker {
         msg.ack();
         return;
       }
-      const outcome = await send(request, this.settings.timeoutMs, this.stopping.signal);
+      const outcome = await send(
+        request,
+        this.settings.timeoutMs,
+        this.stopping.signal,
+        this.settings.trust,
+      );
       if (this.stopping.signal.aborted && !outcome.ok) {
         msg.nak();
         return;

@@ -15,6 +15,7 @@ import { FileReloader } from '../../proto/reload.ts';
 import { SilenceStore } from '../../proto/silence.ts';
 import { listenWhileStarting } from '../../proto/startup.ts';
 import { createRegistry, publishStats } from '../../proto/stats.ts';
+import { Trust } from '../../proto/trust.ts';
 import { JetStreamPublisher } from '../publish.ts';
 import { NotifierClock } from './clock.ts';
 import type { NotifierConfig } from './config.ts';
@@ -49,7 +50,7 @@ async function register(redis: RedisClient, routing: Routing): Promise<void> {
 }
 
 export function startNotifier(config: NotifierConfig, log: Log): Promise<RunningNotifier> {
-  return listenWhileStarting(config.url, async (startup) => {
+  return listenWhileStarting(config, log, async (startup) => {
     const nats = await connectNats(config.nats, 'loadstar-notifier', log);
     startup.connected('nats');
     await ensureIncidentsStream(nats.jsm, config.nats, config.retentionMs, log);
@@ -66,6 +67,11 @@ export function startNotifier(config: NotifierConfig, log: Log): Promise<Running
     const deliveryCounters = createDeliveryCounters(registry);
 
     const workers = new Map<string, DeliveryWorker>();
+    // One trust for every worker: the CA file is looked at once a second at most, whoever asks.
+    const delivery = {
+      ...config.delivery,
+      trust: config.trust && new Trust(config.trust, (problem) => log.warn(problem)),
+    };
     /** One worker per receiver in force: new ones start, gone or changed ones stop. */
     const syncWorkers = async () => {
       for (const [name, worker] of workers) {
@@ -81,7 +87,7 @@ export function startNotifier(config: NotifierConfig, log: Log): Promise<Running
           redis,
           spec,
           RECEIVER_KINDS[spec.type],
-          config.delivery,
+          delivery,
           state,
           deliveryCounters,
           log.child(spec.name),
@@ -137,9 +143,11 @@ export function startNotifier(config: NotifierConfig, log: Log): Promise<Running
       registry,
       () => ({ nats: nats.isConnected(), redis: isRedisReady(redis) }),
       log,
+      config.metricsToken,
     );
     const listener: Listener = startup.listener;
     startup.serve(app.callback());
+    listener.countMalformed(registry);
     const stopStats = publishStats(
       registry,
       redis,

@@ -7,10 +7,11 @@ import { readIncidentRetention } from '../../proto/incident.ts';
 import { type LogSettings, readLogSettings } from '../../proto/log.ts';
 import { type NatsSettings, readNatsSettings } from '../../proto/nats.ts';
 import { type RedisSettings, readRedisSettings } from '../../proto/redis.ts';
+import { type ListenSettings, readListenSettings } from '../../proto/startup.ts';
 import { FileError, readStructuredFile } from '../../proto/structured-file.ts';
 import { DEFAULT_RULES_SOURCE, parseRules, type Rule, RuleError } from './rules.ts';
 
-export interface RulesConfig {
+export interface RulesConfig extends ListenSettings {
   /** Where the rules consumer answers /healthz, /readyz and /metrics (RULES_URL). */
   url: URL;
   nats: NatsSettings;
@@ -46,7 +47,7 @@ export const rulesCommand: Command<RulesConfig> = {
     }
     return {
       log,
-      url: s.url('RULES_URL', 'http://localhost:8092/', ['http:']),
+      ...readListenSettings(s, 'RULES_URL', 'http://localhost:8092/'),
       nats: readNatsSettings(s),
       redis: readRedisSettings(s),
       rules,

@@ -26,7 +26,7 @@ export interface RunningRules {
 }
 
 export function startRules(config: RulesConfig, log: Log): Promise<RunningRules> {
-  return listenWhileStarting(config.url, async (startup) => {
+  return listenWhileStarting(config, log, async (startup) => {
     const nats = await connectNats(config.nats, 'loadstar-rules', log);
     startup.connected('nats');
     await ensureSamplesStream(nats.jsm, config.nats, log);
@@ -76,6 +76,7 @@ export function startRules(config: RulesConfig, log: Log): Promise<RunningRules>
       registry,
       () => ({ nats: nats.isConnected(), redis: isRedisReady(redis) }),
       log,
+      config.metricsToken,
     );
     const listener: Listener = startup.listener;
     startup.serve(app.callback());

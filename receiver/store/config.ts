@@ -5,10 +5,11 @@ import { type LogSettings, readLogSettings } from '../../proto/log.ts';
 import { type NatsSettings, readNatsSettings } from '../../proto/nats.ts';
 import { type RedisSettings, readRedisSettings } from '../../proto/redis.ts';
 import { readRetention } from '../../proto/retention.ts';
+import { type ListenSettings, readListenSettings } from '../../proto/startup.ts';
 import type { FoldSettings } from '../fold.ts';
 import type { StoreConsumerSettings } from './consumer.ts';
 
-export interface StoreConfig {
+export interface StoreConfig extends ListenSettings {
   /** Where the consumer answers /healthz, /readyz and /metrics (CONSUMER_URL). */
   url: URL;
   nats: NatsSettings;
@@ -26,7 +27,7 @@ export const storeCommand: Command<StoreConfig> = {
     'the storage consumer: folds every sample of the JetStream stream into Redis, resuming where it stopped.',
   parse: (s) => ({
     log: readLogSettings(s),
-    url: s.url('CONSUMER_URL', 'http://localhost:8091/', ['http:']),
+    ...readListenSettings(s, 'CONSUMER_URL', 'http://localhost:8091/'),
     nats: readNatsSettings(s),
     redis: readRedisSettings(s),
     fold: readRetention(s),

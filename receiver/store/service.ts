@@ -25,7 +25,7 @@ export interface RunningStore {
 }
 
 export function startStore(config: StoreConfig, log: Log): Promise<RunningStore> {
-  return listenWhileStarting(config.url, async (startup) => {
+  return listenWhileStarting(config, log, async (startup) => {
     const nats = await connectNats(config.nats, 'loadstar-consumer', log);
     startup.connected('nats');
     await ensureSamplesStream(nats.jsm, config.nats, log);
@@ -66,6 +66,7 @@ export function startStore(config: StoreConfig, log: Log): Promise<RunningStore>
       registry,
       () => ({ nats: nats.isConnected(), redis: isRedisReady(redis) }),
       log,
+      config.metricsToken,
     );
     const { listener } = startup;
     startup.serve(app.callback());

@@ -445,24 +445,34 @@ function stalledPost(url: URL): Promise<Answer> {
 describe('OpenAPI document against the running services', function () {
   this.timeout(60_000);
   const TOKEN = 'openapi-test-token';
+  const READ_TOKEN = 'openapi-read-token-0123456789';
+  const METRICS_TOKEN = 'openapi-metrics-token-0123456789';
   let nats: ServerProcess;
   let redis: ServerProcess;
   let receiver: RunningReceiver;
   let gateway: RunningGateway;
+  /** Copies with READ_TOKENS and METRICS_TOKEN set, for the refusals those settings bring. */
+  let guardedReceiver: RunningReceiver;
+  let guardedGateway: RunningGateway;
   let doc: OpenApiDocument;
 
   before(async () => {
     // Servers of its own: the examples post as web-01 verbatim, and Redis is stopped at the end.
     [nats, redis] = await Promise.all([startNats(), startRedis()]);
     const env = { NATS_URL: nats.url, REDIS_URL: redis.url };
-    [receiver, gateway] = await Promise.all([
+    const guards = { READ_TOKENS: READ_TOKEN, METRICS_TOKEN };
+    [receiver, gateway, guardedReceiver, guardedGateway] = await Promise.all([
       receiverOn({ ...env, RECEIVER_URL: 'http://127.0.0.1:0/ingest', BODY_TIMEOUT: '1s' }),
       gatewayOn({ ...env, WEB_SERVER_URL: 'http://127.0.0.1:0/mon/', API_TOKEN: TOKEN }),
+      receiverOn({ ...env, ...guards, RECEIVER_URL: 'http://127.0.0.1:0/ingest' }),
+      gatewayOn({ ...env, ...guards, WEB_SERVER_URL: 'http://127.0.0.1:0/mon/', API_TOKEN: TOKEN }),
     ]);
     doc = openApiDocument('/mon/', '/ingest');
   });
   after(async () => {
-    await Promise.all([receiver?.stop(), gateway?.stop()]);
+    await Promise.all(
+      [receiver, gateway, guardedReceiver, guardedGateway].map((service) => service?.stop()),
+    );
     for (const server of [nats, redis]) {
       await server?.stop();
       if (server) removeDir(server.dir);
@@ -1087,8 +1097,37 @@ describe('OpenAPI document against the running services', function () {
     }
   }
 
+  /**
+   * Every documented refusal of READ_TOKENS and METRICS_TOKEN, sent to the
+   * copies that have them set: without a token, and with one that is not
+   * theirs (for /metrics, a read token: it opens no /metrics).
+   */
+  function refusalRecipes(): Record<string, () => Promise<Answer>> {
+    const headers: Record<string, Record<string, string>> = {
+      noReadToken: {},
+      unknownReadToken: { authorization: 'Bearer not-a-read-token-0123456789' },
+      noMetricsToken: {},
+      wrongMetricsToken: { authorization: `Bearer ${READ_TOKEN}` },
+    };
+    const recipes: Record<string, () => Promise<Answer>> = {};
+    for (const { path, method, operation } of operations(doc)) {
+      const examples = responseOf(doc, operation, 401)?.content?.['application/json']?.examples;
+      for (const name of Object.keys(examples ?? {}).filter((n) => n in headers)) {
+        const origin = path.startsWith('/mon/') ? guardedGateway.url : guardedReceiver.url;
+        recipes[`${operation.operationId} 401 ${name}`] = async () =>
+          answer(
+            await fetch(new URL(path, origin), {
+              method: method.toUpperCase(),
+              headers: headers[name],
+            }),
+          );
+      }
+    }
+    return recipes;
+  }
+
   it('produces every documented error, with the documented message', async () => {
-    await expectErrors(false, errorRecipes);
+    await expectErrors(false, { ...errorRecipes, ...refusalRecipes() });
   });
 
   it('serves its document at <base>openapi.json and the receiver’s at /openapi.json', async () => {

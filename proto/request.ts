@@ -1,10 +1,14 @@
-// Every HTTP request the agent makes (posts to the receiver, polls of remote
-// sources), through Node's http and https clients rather than fetch: undici,
-// which fetch loads, costs about 12 MB of memory and needs WebAssembly, which
-// the agent's lite mode (V8 without a compiler) turns off. Bounded: an answer
-// past `maxBytes` or `timeoutMs` is cut off, never read on.
+// Every HTTP request the agent and the notifier make (posts to the receiver,
+// polls of remote sources, deliveries to webhooks), through Node's http and
+// https clients rather than fetch: fetch takes no CA of our own (TLS_CA_FILE)
+// without undici's Agent, and undici, which fetch loads, costs about 12 MB of
+// memory and needs WebAssembly, which the agent's lite mode (V8 without a
+// compiler) turns off. Follows no redirect. Bounded: an answer past `maxBytes`
+// or `timeoutMs` is cut off, never read on.
 import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import type { Agent as HttpsAgent } from 'node:https';
+import type { SecureContext } from 'node:tls';
+import type { Trust } from './trust.ts';
 
 export interface RequestSettings {
   method: 'GET' | 'POST';
@@ -14,6 +18,8 @@ export interface RequestSettings {
   signal?: AbortSignal;
   timeoutMs?: number;
   maxBytes: number;
+  /** Whom to trust for https:// besides the system's CAs (TLS_CA_FILE). */
+  trust?: Trust;
 }
 
 export interface Answer {
@@ -35,21 +41,33 @@ export class RequestError extends Error {
   }
 }
 
-// Connections are kept alive and reused from one interval to the next.
+// Connections are kept alive and reused from one interval to the next; https
+// ones only by requests that trust the same CAs (one pool per Trust), so a
+// connection verified against TLS_CA_FILE is never lent to a request without it.
 const httpAgent = new HttpAgent({ keepAlive: true });
 let httpsAgent: HttpsAgent | undefined;
+const trustingAgents = new WeakMap<Trust, HttpsAgent>();
 
 export async function request(url: URL, settings: RequestSettings): Promise<Answer> {
   let send = httpRequest;
   let agent: HttpAgent | HttpsAgent = httpAgent;
+  let secureContext: SecureContext | undefined;
   if (url.protocol === 'https:') {
     // Loaded only for an https URL: TLS costs memory an http-only agent need not pay.
     const https = await import('node:https');
-    httpsAgent ??= new https.Agent({ keepAlive: true });
     send = https.request as typeof httpRequest;
-    agent = httpsAgent;
+    const { trust } = settings;
+    if (trust) {
+      const pool = trustingAgents.get(trust) ?? new https.Agent({ keepAlive: true });
+      trustingAgents.set(trust, pool);
+      agent = pool;
+      secureContext = await trust.secureContext();
+    } else {
+      httpsAgent ??= new https.Agent({ keepAlive: true });
+      agent = httpsAgent;
+    }
   }
-  const once = () => exchange(send, agent, url, settings);
+  const once = () => exchange(send, agent, url, settings, secureContext);
   try {
     return await once();
   } catch (err) {
@@ -65,6 +83,7 @@ function exchange(
   agent: HttpAgent | HttpsAgent,
   url: URL,
   settings: RequestSettings,
+  secureContext?: SecureContext,
 ): Promise<Answer> {
   const { method, body, signal, timeoutMs, maxBytes } = settings;
   const headers: Record<string, string> = { ...settings.headers };
@@ -74,7 +93,8 @@ function exchange(
       reject(new RequestError(abortReason(signal)));
       return;
     }
-    const req = send(url, { method, headers, agent }, (res) => {
+    const options = { method, headers, agent, ...(secureContext && { secureContext }) };
+    const req = send(url, options, (res) => {
       const declared = Number(res.headers['content-length'] ?? 0);
       if (declared > maxBytes) {
         req.destroy(
