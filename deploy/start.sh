@@ -9,6 +9,11 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm install --no-audit --no-fund
 fi
 
+# The services as JavaScript (dist/): built when missing or older than what they are built from.
+if [ ! -f dist/.built ] || [ -n "$(find proto producer receiver gateway deploy package.json package-lock.json .env.example tsconfig.json tsconfig.build.json -newer dist/.built -print -quit)" ]; then
+  node --import tsx deploy/build.ts
+fi
+
 # The one-file agent for other hosts (dist/agent/): built when missing or older than what it is built from.
 agent=dist/agent/loadstar-agent.js
 if [ ! -f "$agent" ] || [ -n "$(find producer proto deploy/agent package.json package-lock.json .env.example -newer "$agent" -print -quit)" ]; then
@@ -36,4 +41,4 @@ if [ ${#missing[@]} -gt 0 ]; then
   done
 fi
 export PATH="$PATH:/usr/sbin"
-exec node --import tsx deploy/supervise.ts "$@"
+exec node dist/deploy/supervise.js "$@"

@@ -26,7 +26,15 @@ import { readStoreConfig, storeCommand } from '../receiver/store/config.ts';
 let logSettings: LogSettings = { level: 'info', format: 'text' };
 let log: Log = createLog('supervisor');
 const root = new URL('..', import.meta.url).pathname;
-const tsx = import.meta.resolve('tsx');
+/**
+ * Built (dist/deploy/supervise.js, as `npm start` runs it), it runs the services
+ * built beside it; run as TypeScript (the tests), it runs theirs through tsx.
+ */
+const compiled = import.meta.url.endsWith('.js');
+const serviceCommand = (file: string): string[] =>
+  compiled
+    ? [`${root}${file.replace(/\.ts$/, '.js')}`]
+    : ['--import', import.meta.resolve('tsx'), `${root}${file}`];
 
 interface Service {
   name: string;
@@ -283,7 +291,7 @@ const services: Service[] = [
 function startService(service: Service, env: Env, color: string): void {
   service.startedAt = Date.now();
   service.stopping = false;
-  const child = spawn(process.execPath, ['--import', tsx, `${root}${service.file}`], {
+  const child = spawn(process.execPath, serviceCommand(service.file), {
     cwd: process.cwd(),
     env: env as NodeJS.ProcessEnv,
     // The IPC channel closes when the supervisor dies, however it dies: the service then

@@ -113,6 +113,9 @@ const result = await build({
   minifySyntax: true,
   legalComments: 'eof',
   logLevel: 'warning',
+  // proto/command.ts finds the repository from import.meta.url, which a CommonJS
+  // bundle lacks; the one file never asks it (producer/main.ts answers from its own text).
+  logOverride: { 'empty-import-meta': 'silent' },
   metafile: true,
 });
 chmodSync(file, 0o755);

@@ -24,6 +24,8 @@ export interface RunOptions {
   cwd?: string;
   /** An IPC channel to the process, as `npm start` gives each service. */
   ipc?: boolean;
+  /** Runs what `npm run build` made of `file` (dist/…/x.js) with plain node, as `npm start` does. */
+  built?: boolean;
 }
 
 /** Runs `file` (relative to the repo) in a fresh working directory, with exactly `env` (plus PATH). */
@@ -36,7 +38,10 @@ export function runScript(
   const cwd = options.cwd ?? mkdtempSync(join(tmpdir(), 'loadstar-proc-'));
   for (const [name, text] of Object.entries(options.files ?? {}))
     writeFileSync(join(cwd, name), text);
-  const child = spawn(process.execPath, ['--import', TSX, join(REPO, file), ...args], {
+  const entry = options.built
+    ? [join(REPO, 'dist', file.replace(/\.ts$/, '.js'))]
+    : ['--import', TSX, join(REPO, file)];
+  const child = spawn(process.execPath, [...entry, ...args], {
     cwd,
     env: { PATH: `${process.env.PATH}:/usr/sbin`, HOME: process.env.HOME ?? '/root', ...env },
     stdio: ['ignore', 'pipe', 'pipe', ...(options.ipc ? (['ipc'] as const) : [])],
