@@ -1,7 +1,7 @@
 // Starts every process the bench needs (nats-server, redis-server, the loadstar
 // services, its own helpers) and stops exactly those, by PID, whatever happens.
 // Children run in an empty temporary directory so no .env of the repo is read.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -61,26 +61,34 @@ export class Processes {
   }
 
   /**
-   * Runs a repo file as `node --import tsx <file>` with only the settings given
-   * (plus PATH, HOME and TMPDIR), so the caller's shell cannot change what is measured.
+   * Runs a repo file as `node --import tsx <file>`, or with `built` what `npm run
+   * build` made of it (dist/…/x.js, plain node, as `npm start` runs a service),
+   * with only the settings given (plus PATH, HOME and TMPDIR), so the caller's
+   * shell cannot change what is measured.
    */
   startNode(
     name: string,
     file: string,
     settings: Record<string, string>,
-    { ipc = false } = {},
+    { ipc = false, built = false } = {},
   ): Child {
     // CPU_PROF_DIR=dir: every Node process writes V8 CPU profiles (one per thread) to dir/<name>/ when it exits.
     const profile = process.env.CPU_PROF_DIR
       ? ['--cpu-prof', `--cpu-prof-dir=${join(process.env.CPU_PROF_DIR, name)}`]
       : [];
-    return this.startProgram(
-      name,
-      process.execPath,
-      [...profile, '--import', TSX, join(REPO, file)],
-      settings,
-      { ipc },
-    );
+    const entry = built
+      ? [join(REPO, 'dist', file.replace(/\.ts$/, '.js'))]
+      : ['--import', TSX, join(REPO, file)];
+    return this.startProgram(name, process.execPath, [...profile, ...entry], settings, { ipc });
+  }
+
+  /** Builds the services (`npm run build`) so that they run as `npm start` runs them. */
+  buildServices(): void {
+    const build = spawnSync(process.execPath, ['--import', TSX, join(REPO, 'deploy/build.ts')], {
+      cwd: REPO,
+      encoding: 'utf8',
+    });
+    if (build.status !== 0) throw new Error(`npm run build failed:\n${build.stderr}`);
   }
 
   /** Runs any program with only the settings given (plus PATH, HOME and TMPDIR), in the empty work dir. */

@@ -61,6 +61,7 @@ function step(message: string): void {
 }
 
 export async function runScaleOut(plan: BenchPlan, processes: Processes): Promise<string> {
+  processes.buildServices();
   const servers = await processes.startServers();
   const settings = (ports: { receiver: number; consumer: number }) => ({
     NATS_URL: servers.nats.url,
@@ -76,14 +77,16 @@ export async function runScaleOut(plan: BenchPlan, processes: Processes): Promis
   );
   const startReceiver = async (n: number): Promise<Copy> => {
     const env = copies[n - 1]!.env;
-    const child = processes.startNode(`receiver-${n}`, 'receiver/main.ts', env);
+    const child = processes.startNode(`receiver-${n}`, 'receiver/main.ts', env, { built: true });
     const readyUrl = new URL('/readyz', env.RECEIVER_URL).href;
     await waitReady(child, readyUrl);
     return { child, readyUrl };
   };
   const startConsumer = async (n: number): Promise<Copy> => {
     const env = copies[n - 1]!.env;
-    const child = processes.startNode(`consumer-${n}`, 'receiver/store/main.ts', env);
+    const child = processes.startNode(`consumer-${n}`, 'receiver/store/main.ts', env, {
+      built: true,
+    });
     const readyUrl = `${env.CONSUMER_URL}readyz`;
     await waitReady(child, readyUrl);
     return { child, readyUrl };

@@ -1,6 +1,6 @@
 // Starts loadstar as in production, one process per service (receiver, storage
-// consumer, gateway) on free loopback ports, and the bare-Koa ceiling beside it;
-// each is returned once its /readyz answers 200.
+// consumer, gateway) built as `npm start` runs them, on free loopback ports, and
+// the bare-Koa ceiling beside it; each is returned once its /readyz answers 200.
 import type { ServerProcess } from '../harness/servers.ts';
 import { freePort } from '../harness/servers.ts';
 import { type Child, type Processes, waitReady } from './processes.ts';
@@ -35,11 +35,14 @@ export async function startLoadstar(
     // The history phase seeds 30 days of samples: the pipeline must accept samples that old.
     SAMPLE_MAX_AGE: '31d',
   };
+  processes.buildServices();
   // The receiver first: it creates the samples stream the others then find.
-  const receiver = processes.startNode('receiver', 'receiver/main.ts', settings);
+  const receiver = processes.startNode('receiver', 'receiver/main.ts', settings, { built: true });
   await waitReady(receiver, `http://127.0.0.1:${receiverPort}/readyz`);
-  const consumer = processes.startNode('consumer', 'receiver/store/main.ts', settings);
-  const gateway = processes.startNode('gateway', 'gateway/main.ts', settings);
+  const consumer = processes.startNode('consumer', 'receiver/store/main.ts', settings, {
+    built: true,
+  });
+  const gateway = processes.startNode('gateway', 'gateway/main.ts', settings, { built: true });
   await Promise.all([
     waitReady(consumer, `${settings.CONSUMER_URL}readyz`),
     waitReady(gateway, `${settings.WEB_SERVER_URL}readyz`),
