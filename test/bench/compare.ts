@@ -17,11 +17,14 @@ export interface Side {
 }
 
 export interface SideFigures {
-  /** Medians over the rounds. */
+  /** Medians over the rounds: answers per second, and samples accepted per second. */
   perSecond: number;
+  samplesPerSecond: number;
   p50Ms: number;
   p99Ms: number;
   ok: number;
+  /** Samples accepted over the rounds (a batch counts its samples). */
+  samples: number;
   failed: number;
   firstFailure?: string;
   /** Load time plus settle time, summed over the rounds: the span the CPU figures cover. */
@@ -86,9 +89,11 @@ export async function compareWithCeiling(
     const { results, wallMs, settleMs } = runs.get(side)!;
     return {
       perSecond: median(results.map((r) => r.perSecond)),
+      samplesPerSecond: median(results.map((r) => r.samples / (r.elapsedMs / 1000))),
       p50Ms: median(results.map((r) => r.latency.p50)),
       p99Ms: median(results.map((r) => r.latency.p99)),
       ok: results.reduce((sum, r) => sum + r.ok, 0),
+      samples: results.reduce((sum, r) => sum + r.samples, 0),
       failed: results.reduce((sum, r) => sum + r.failed, 0),
       firstFailure: results.find((r) => r.firstFailure)?.firstFailure,
       wallMs,

@@ -8,13 +8,15 @@ import { summarize } from './percentile.ts';
 /** A request that takes longer has failed; it must not hold a run past its deadline for long. */
 const REQUEST_TIMEOUT_MS = 10_000;
 
+/** Sends one request; resolves with its status and, for a JSON answer, the `accepted` it names. */
 function send(
   agent: Agent,
   url: URL,
   method: string,
   headers: Record<string, string>,
   body: Buffer | undefined,
-): Promise<number> {
+  readAnswer: boolean,
+): Promise<{ status: number; accepted?: number }> {
   return new Promise((resolve, reject) => {
     const req = request(
       {
@@ -27,8 +29,21 @@ function send(
         timeout: REQUEST_TIMEOUT_MS,
       },
       (res) => {
-        res.resume();
-        res.once('end', () => resolve(res.statusCode ?? 0));
+        const chunks: Buffer[] = [];
+        if (readAnswer) res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        else res.resume();
+        res.once('end', () => {
+          let accepted: number | undefined;
+          if (readAnswer) {
+            try {
+              const answer = JSON.parse(Buffer.concat(chunks).toString()) as { accepted?: unknown };
+              if (typeof answer.accepted === 'number') accepted = answer.accepted;
+            } catch {
+              // Not JSON (the bare-Koa ceiling answers plain text): nothing counted from it.
+            }
+          }
+          resolve({ status: res.statusCode ?? 0, accepted });
+        });
         res.once('error', reject);
       },
     );
@@ -38,6 +53,24 @@ function send(
   });
 }
 
+/** A batch body of `size` samples, ids and times of their own, metrics cycled from the client's. */
+function batchBody(
+  spec: LoadSpec,
+  client: number,
+  n: number,
+  bodies: string[],
+  size: number,
+): Buffer {
+  const now = Date.now();
+  const samples: string[] = [];
+  for (let k = 0; k < size; k++) {
+    samples.push(
+      `{"id":"${spec.runId}-${client}-${n}-${k}","time":${now - size + k},"metrics":${bodies[(n * size + k) % bodies.length]}}`,
+    );
+  }
+  return Buffer.from(`{"samples":[${samples.join(',')}]}`);
+}
+
 async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   const url = new URL(spec.url);
   const agent = new Agent({ keepAlive: true, maxSockets: spec.clients.length });
@@ -45,6 +78,7 @@ async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   const latencies = new Float64Array(spec.maxRequests);
   let issued = 0;
   let ok = 0;
+  let samples = 0;
   let failed = 0;
   let firstFailure: string | undefined;
   const started = performance.now();
@@ -55,19 +89,26 @@ async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     const encoded = bodies.map((b) => Buffer.from(b));
     for (let n = 0; issued < spec.maxRequests && performance.now() < deadline; n++) {
       issued++;
-      const sent = spec.stampSamples
-        ? {
-            ...headers,
-            'Loadstar-Sample-Id': `${spec.runId}-${index}-${n}`,
-            'Loadstar-Time': String(Date.now()),
-          }
-        : headers;
+      const sent =
+        spec.stampSamples && !spec.batch
+          ? {
+              ...headers,
+              'Loadstar-Sample-Id': `${spec.runId}-${index}-${n}`,
+              'Loadstar-Time': String(Date.now()),
+            }
+          : headers;
+      const body = spec.batch
+        ? batchBody(spec, index, n, bodies, spec.batch)
+        : encoded.length > 0
+          ? encoded[n % encoded.length]
+          : undefined;
       const begin = performance.now();
       try {
-        const body = encoded.length > 0 ? encoded[n % encoded.length] : undefined;
-        const status = await send(agent, url, spec.method, sent, body);
-        if (status === 200) latencies[ok++] = performance.now() - begin;
-        else {
+        const { status, accepted } = await send(agent, url, spec.method, sent, body, !!spec.batch);
+        if (status === 200) {
+          latencies[ok++] = performance.now() - begin;
+          samples += spec.batch ? (accepted ?? spec.batch) : 1;
+        } else {
           failed++;
           firstFailure ??= `status ${status}`;
         }
@@ -82,6 +123,7 @@ async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   agent.destroy();
   return {
     ok,
+    samples,
     failed,
     firstFailure,
     elapsedMs,

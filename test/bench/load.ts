@@ -22,11 +22,18 @@ export interface LoadSpec {
   stampSamples: boolean;
   /** Prefix of the stamped sample ids, unique per run so no post is a retry of another. */
   runId: string;
+  /**
+   * Posts batches of this many samples (`{"samples": [...]}`, each with its own id
+   * and time, metrics from the client's bodies), as an agent catching up does.
+   */
+  batch?: number;
 }
 
 export interface LoadResult {
   /** Answers with status 200. */
   ok: number;
+  /** Samples those answers accepted (one per answer, or a batch's `accepted`). */
+  samples: number;
   /** Other statuses and transport errors. */
   failed: number;
   firstFailure?: string;

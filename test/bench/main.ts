@@ -24,6 +24,9 @@ import { StoreBacklog } from './store-backlog.ts';
 const SUBSCRIBERS_PER_CONNECTION = 10;
 /** Bodies per poster, cycled: enough that values change from one post to the next. */
 const BODIES_PER_POSTER = 16;
+/** Agents catching up after an outage: each posts batches of BATCH_SIZE (500) samples. */
+const BATCH_POSTERS = 8;
+const BATCH_SAMPLES = 500;
 
 function step(message: string): void {
   process.stderr.write(`${message}\n`);
@@ -74,6 +77,37 @@ async function run(options: BenchOptions, plan: BenchPlan, processes: Processes)
       side('bare Koa', ceiling.postUrl, 'POST', posters, meter('ceiling', 'load')),
       plan,
       'ingest',
+    );
+
+    step(
+      `ingest in batches: ${BATCH_POSTERS} posters, ${BATCH_SAMPLES} samples a batch, ${plan.rounds} round(s) per side`,
+    );
+    const batchPosters: LoadClient[] = Array.from({ length: BATCH_POSTERS }, (_, i) => ({
+      headers: { 'content-type': 'application/json', 'Loadstar-Host': `bench-batch-${i}` },
+      bodies: sampleBodies(BODIES_PER_POSTER, 500 + i),
+    }));
+    const batches = await compareWithCeiling(
+      generator,
+      side(
+        'loadstar',
+        `${loadstar.receiverUrl.replace(/\/+$/, '')}/batch`,
+        'POST',
+        batchPosters,
+        meter(...pipelineProcesses),
+        () => backlog.drained(plan.catchUpMs),
+        BATCH_SAMPLES,
+      ),
+      side(
+        'bare Koa',
+        ceiling.postUrl,
+        'POST',
+        batchPosters,
+        meter('ceiling', 'load'),
+        undefined,
+        BATCH_SAMPLES,
+      ),
+      plan,
+      'batches',
     );
 
     const queryUrl = `${loadstar.gatewayUrl}?topics=${QUERY_TOPICS.join(',')}`;
@@ -152,6 +186,9 @@ async function run(options: BenchOptions, plan: BenchPlan, processes: Processes)
       grpcWindowMs: plan.grpcMeasureMs / plan.grpcWindows,
       perConnection: SUBSCRIBERS_PER_CONNECTION,
       ingest,
+      batches,
+      batchSamples: BATCH_SAMPLES,
+      batchPosters: BATCH_POSTERS,
       query,
       delivery,
       history: history.figures,
@@ -192,6 +229,7 @@ function side(
   clients: LoadClient[],
   meter: CpuMeter,
   settle?: () => Promise<number>,
+  batch?: number,
 ): Side {
   return {
     name,
@@ -203,6 +241,7 @@ function side(
       clients,
       stampSamples: method === 'POST',
       runId,
+      batch,
     }),
   };
 }

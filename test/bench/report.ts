@@ -17,6 +17,10 @@ export interface BenchResults {
   grpcWindowMs: number;
   perConnection: number;
   ingest: Comparison;
+  /** Batches of `batchSamples` samples from `batchPosters` posters. */
+  batches: Comparison;
+  batchSamples: number;
+  batchPosters: number;
   query: Comparison;
   delivery: DeliveryFigures[];
   history: HistoryFigures[];
@@ -43,6 +47,20 @@ export function renderTableOf(r: BenchResults): string {
       'ingest: latency p50 / p99',
       latencies(r.ingest.pipeline),
       latencies(r.ingest.ceiling),
+      '',
+      '',
+    ],
+    [
+      `ingest in batches of ${r.batchSamples}: metric values/s accepted, ${r.batchPosters} posters`,
+      count(r.batches.pipeline.samplesPerSecond * r.metricsPerBody),
+      count(r.batches.ceiling.samplesPerSecond * r.metricsPerBody),
+      ratio(r.batches.pipeline.samplesPerSecond / r.batches.ceiling.samplesPerSecond),
+      verdict(r.batches.pipeline.samplesPerSecond * r.metricsPerBody >= 300_000, '>= 300,000'),
+    ],
+    [
+      'ingest in batches: latency p50 / p99 per batch',
+      latencies(r.batches.pipeline),
+      latencies(r.batches.ceiling),
       '',
       '',
     ],
@@ -85,22 +103,23 @@ export function renderTableOf(r: BenchResults): string {
 /** One line per process: CPU seconds, share of one core over the span, CPU per request. */
 function cpuLines(side: SideFigures, unit: string): string[] {
   const wallSeconds = side.wallMs / 1000;
+  const per = unit === 'sample' ? side.samples : side.ok;
   const total = [...side.cpuSeconds.values()].reduce((a, b) => a + b, 0);
   return [...side.cpuSeconds]
     .sort((a, b) => b[1] - a[1])
     .map(
       ([name, seconds]) =>
-        `      ${name.padEnd(13)} ${seconds.toFixed(1).padStart(5)} s CPU  ${percent((seconds / wallSeconds) * 100).padStart(8)} of a core  ${((seconds / side.ok) * 1e6).toFixed(0).padStart(5)} µs/${unit}`,
+        `      ${name.padEnd(13)} ${seconds.toFixed(1).padStart(5)} s CPU  ${percent((seconds / wallSeconds) * 100).padStart(8)} of a core  ${((seconds / per) * 1e6).toFixed(0).padStart(5)} µs/${unit}`,
     )
     .concat(
-      `      ${'all'.padEnd(13)} ${total.toFixed(1).padStart(5)} s CPU  ${percent((total / wallSeconds) * 100).padStart(8)} of a core  ${((total / side.ok) * 1e6).toFixed(0).padStart(5)} µs/${unit}`,
+      `      ${'all'.padEnd(13)} ${total.toFixed(1).padStart(5)} s CPU  ${percent((total / wallSeconds) * 100).padStart(8)} of a core  ${((total / per) * 1e6).toFixed(0).padStart(5)} µs/${unit}`,
     );
 }
 
 export function renderNotes(r: BenchResults): string {
   const lines: string[] = [];
   const span = (s: SideFigures, unit: string) =>
-    `${count(s.ok)} ${unit}s in ${(s.wallMs / 1000).toFixed(1)} s` +
+    `${count(unit === 'sample' ? s.samples : s.ok)} ${unit}s in ${(s.wallMs / 1000).toFixed(1)} s` +
     (s.settleMs > 0
       ? ` (of which ${(s.settleMs / 1000).toFixed(1)} s storage consumer catch-up)`
       : '') +
@@ -111,6 +130,8 @@ export function renderNotes(r: BenchResults): string {
     ...cpuLines(r.ingest.pipeline, 'sample'),
     `  ingest, bare Koa: ${span(r.ingest.ceiling, 'request')}`,
     ...cpuLines(r.ingest.ceiling, 'request'),
+    `  ingest in batches, loadstar: ${span(r.batches.pipeline, 'sample')}`,
+    ...cpuLines(r.batches.pipeline, 'sample'),
     `  query, loadstar: ${span(r.query.pipeline, 'request')}`,
     ...cpuLines(r.query.pipeline, 'request'),
     `  query, bare Koa: ${span(r.query.ceiling, 'request')}`,
