@@ -19,32 +19,43 @@ const MANTISSA_LIMIT = 2 ** 49;
 const AGGREGATE_LIMIT = 2 ** 50;
 const POW10 = Array.from({ length: 16 }, (_, i) => 10 ** i);
 
-/** Bytes being written, one block's worth. */
+/** Bytes being written, one block's worth, into a buffer that grows as needed. */
 class Bytes {
-  readonly data: number[] = [];
+  private buf = Buffer.allocUnsafe(64);
+  length = 0;
+
+  private room(n: number): void {
+    if (this.length + n <= this.buf.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.length + n));
+    this.buf.copy(grown, 0, 0, this.length);
+    this.buf = grown;
+  }
   byte(b: number): this {
-    this.data.push(b);
+    this.room(1);
+    this.buf[this.length++] = b;
     return this;
   }
   varint(n: number): this {
+    this.room(8);
     while (n >= 128) {
-      this.data.push((n % 128) + 128);
+      this.buf[this.length++] = (n % 128) + 128;
       n = Math.floor(n / 128);
     }
-    this.data.push(n);
+    this.buf[this.length++] = n;
     return this;
   }
   signed(n: number): this {
     return this.varint(n >= 0 ? n * 2 : -n * 2 - 1);
   }
   double(value: number): this {
-    const b = Buffer.allocUnsafe(8);
-    b.writeDoubleLE(value);
-    for (const x of b) this.data.push(x);
+    this.room(8);
+    this.buf.writeDoubleLE(value, this.length);
+    this.length += 8;
     return this;
   }
-  get length(): number {
-    return this.data.length;
+  /** A copy of the first `end` bytes (all by default). */
+  bytes(end = this.length): Buffer {
+    return Buffer.from(this.buf.subarray(0, end));
   }
 }
 
@@ -149,8 +160,8 @@ export class HostEncoder {
     for (const [key, p] of this.pending) {
       blocks.push({
         key,
-        bytes: Buffer.from(p.bytes.data),
-        fresh: Buffer.from(p.fresh ? p.fresh.data : p.bytes.data.slice(0, p.firstLength)),
+        bytes: p.bytes.bytes(),
+        fresh: p.fresh ? p.fresh.bytes() : p.bytes.bytes(p.firstLength),
         firstLength: p.firstLength,
         expireAt: p.expireAt,
       });
@@ -402,7 +413,7 @@ export function standalonePoint(time: number, value: number): { hour: number; by
   const b = new Bytes();
   if (decimal) b.byte(7).varint(offset).byte(decimal.scale).signed(decimal.mantissa);
   else b.byte(11).varint(offset).double(value);
-  return { hour, bytes: Buffer.from(b.data) };
+  return { hour, bytes: b.bytes() };
 }
 
 /** A standalone minute record, for the upgrade: decimals when all three are short decimals of one scale. */
@@ -420,5 +431,5 @@ export function standaloneMinute(
   if (decimal)
     record(b, 2, minuteOfDay, count, false, decimal.scale, decimal.sum, decimal.min, decimal.max);
   else record(b, 2, minuteOfDay, count, true, 0, sum, min, max);
-  return { day, bytes: Buffer.from(b.data) };
+  return { day, bytes: b.bytes() };
 }
