@@ -1,5 +1,5 @@
 // The gateway's settings, read once at start (see .env.example).
-import { type Env, readConfig, SHARED_DEFAULTS } from '../proto/config.ts';
+import { ConfigError, type Env, readConfig, SHARED_DEFAULTS } from '../proto/config.ts';
 import { readIncidentRetention } from '../proto/incident.ts';
 import { type NatsSettings, readNatsSettings } from '../proto/nats.ts';
 import { type RedisSettings, readRedisSettings } from '../proto/redis.ts';
@@ -39,6 +39,14 @@ export function readGatewayConfig(env?: Env): GatewayConfig {
       const maxTopics = s.number('MAX_TOPICS', 1000, { min: 1, integer: true });
       const grpc = s.hostPort('GRPC_URL', SHARED_DEFAULTS.GRPC_URL);
       const retention = readRetention(s);
+      const staleFactor = s.number('STALE_FACTOR', 3, { min: 1 });
+      const offlineFactor = s.number('OFFLINE_FACTOR', 10, { min: 1 });
+      if (offlineFactor <= staleFactor) {
+        throw new ConfigError(
+          'OFFLINE_FACTOR',
+          `${offlineFactor} must be greater than STALE_FACTOR (${staleFactor}): a host is stale before it is offline`,
+        );
+      }
       return {
         url,
         grpc: {
@@ -49,7 +57,8 @@ export function readGatewayConfig(env?: Env): GatewayConfig {
         nats: readNatsSettings(s),
         redis: readRedisSettings(s),
         staleness: {
-          factor: s.number('STALE_FACTOR', 3, { min: 1 }),
+          factor: staleFactor,
+          offlineFactor,
           defaultIntervalSeconds: s.number('INTERVAL', SHARED_DEFAULTS.INTERVAL, {
             min: 0.05,
             max: 86_400,

@@ -1,6 +1,6 @@
 // The gateway's HTTP face, all under the path of WEB_SERVER_URL:
 //   GET  <path>?topics=a,b[&host=h]       the DESIGN.md contract (a browser gets the dashboard)
-//   GET  <path>api/v1/latest | hosts | metrics | history | recording | stream
+//   GET  <path>api/v1/latest | hosts | summary | metrics | history | recording | stream
 //   POST <path>api/v1/recording/{pause,resume,reset}
 //   GET  <path>dashboard/*, healthz, readyz, metrics
 import Router from '@koa/router';
@@ -14,6 +14,7 @@ import { historyRoutes } from './routes/history.ts';
 import { hostRoutes } from './routes/hosts.ts';
 import { incidentRoutes } from './routes/incidents.ts';
 import { recordingRoutes } from './routes/recording.ts';
+import { summaryRoutes } from './routes/summary.ts';
 import { valueRoutes } from './routes/values.ts';
 
 export interface GatewayHttpDeps extends GatewayRoutes {
@@ -38,6 +39,7 @@ export function createGatewayApp(deps: GatewayHttpDeps): Koa {
   for (const group of [
     valueRoutes,
     hostRoutes,
+    summaryRoutes,
     historyRoutes,
     recordingRoutes,
     incidentRoutes,

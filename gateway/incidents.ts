@@ -61,6 +61,15 @@ export class IncidentReader {
   }
 }
 
+/** An incident's figures, written as floats in every answer (times and counts stay integers). */
+export const INCIDENT_FLOATS: ReadonlySet<string> = new Set([
+  'threshold',
+  'resolve_threshold',
+  'min',
+  'avg',
+  'max',
+]);
+
 /** An incident as the HTTP API shows it: times also as ISO-8601. */
 export function incidentView(i: Incident): Record<string, unknown> {
   return {

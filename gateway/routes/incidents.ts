@@ -3,17 +3,15 @@
 import { stringifyWithFloats } from '../../proto/float.ts';
 import { sendJson } from '../../proto/http.ts';
 import { InputError } from '../../proto/sample.ts';
-import { incidentView, parseIncidentQuery } from '../incidents.ts';
+import { INCIDENT_FLOATS, incidentView, parseIncidentQuery } from '../incidents.ts';
 import { parseHostParam } from '../read.ts';
 import type { RouteGroup } from './context.ts';
-
-const FLOATS = new Set(['threshold', 'resolve_threshold', 'min', 'avg', 'max']);
 
 export const incidentRoutes: RouteGroup = (router, { base, incidents }) => {
   router.get(`${base}api/v1/incidents`, async (ctx) => {
     const query = { ...parseIncidentQuery(ctx.query), host: parseHostParam(ctx.query.host) };
     const list = await incidents.list(query);
-    sendJson(ctx, 200, stringifyWithFloats({ incidents: list.map(incidentView) }, FLOATS));
+    sendJson(ctx, 200, stringifyWithFloats({ incidents: list.map(incidentView) }, INCIDENT_FLOATS));
   });
 
   router.get(`${base}api/v1/incidents/:id`, async (ctx) => {
@@ -22,6 +20,6 @@ export const incidentRoutes: RouteGroup = (router, { base, incidents }) => {
       throw new InputError(`'${id.slice(0, 40)}' is not an incident id (16 hex digits)`);
     const incident = await incidents.get(id);
     if (!incident) throw new InputError(`no incident ${id}`, 404, 'not_found');
-    sendJson(ctx, 200, stringifyWithFloats(incidentView(incident), FLOATS));
+    sendJson(ctx, 200, stringifyWithFloats(incidentView(incident), INCIDENT_FLOATS));
   });
 };
