@@ -200,6 +200,14 @@ export class ReadModel {
     });
   }
 
+  /** Each host's declared interval in seconds (0 when unknown), all hosts' reads issued together. */
+  async intervals(hosts: string[]): Promise<number[]> {
+    const stored = await Promise.all(
+      hosts.map((h) => this.redis.hget(keys.hostMeta(h), 'interval')),
+    ).catch(unavailable);
+    return stored.map((text) => Number(text ?? 0));
+  }
+
   /** The newest values of `topics` of each host (null where none), all hosts' reads issued together. */
   async latestOfHosts(hosts: string[], topics: string[]): Promise<(number | null)[][]> {
     const stored = await Promise.all(

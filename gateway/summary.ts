@@ -52,7 +52,7 @@ export interface SummarySources {
 /**
  * Reads the summary of every host, or of `only`. Three waves of reads at most:
  * the host list (with the open incidents' index beside it), then every host's
- * meta, latest values and sparkline blocks together (with the incidents' records).
+ * interval, latest values and sparkline blocks together (with the incidents' records).
  */
 export async function readSummary(
   from: SummarySources,
@@ -65,8 +65,9 @@ export async function readSummary(
   const seen = await from.read.hostsSeen(only);
   const names = seen.map((s) => s.host);
   const notBefore = now - from.rawRetentionMs;
-  const [infos, latest, sparks, incidents] = await Promise.all([
-    from.read.hostInfos(seen),
+  // The host list's own last-seen time and the declared interval are all a state needs.
+  const [intervals, latest, sparks, incidents] = await Promise.all([
+    from.read.intervals(names),
     from.read.latestOfHosts(names, [...SUMMARY_METRICS]),
     Promise.all(
       names.map((h) => readRaw(from.redis, h, SPARKLINE_METRIC, sparklineFrom, now, notBefore)),
@@ -79,14 +80,15 @@ export async function readSummary(
     counts.set(incident.severity, (counts.get(incident.severity) ?? 0) + 1);
     bySeverity.set(incident.host, counts);
   }
-  const hosts = infos.map((info, i): HostSummary => {
-    const counts = bySeverity.get(info.host);
+  const hosts = seen.map(({ host, lastSeen }, i): HostSummary => {
+    const counts = bySeverity.get(host);
+    const interval = intervals[i]!;
     return {
-      host: info.host,
-      state: hostState(info.lastSeen, info.interval, from.staleness, now),
-      lastSeen: info.lastSeen,
-      interval: info.interval,
-      recording: from.recording(info.host).recording,
+      host,
+      state: hostState(lastSeen, interval, from.staleness, now),
+      lastSeen,
+      interval,
+      recording: from.recording(host).recording,
       values: latest[i]!,
       minutes: minuteAverages(sparks[i]!, sparklineFrom, SPARKLINE_MINUTES),
       openBySeverity: counts ? [...counts].sort((a, b) => b[1] - a[1]) : [],
@@ -122,6 +124,7 @@ export function writeSummary(
     staleness: Staleness;
     rawRetentionMs: number;
     minuteRetentionMs: number;
+    gapFactor: number;
     recording: ScopeStatus;
   },
 ): Buffer {
@@ -133,6 +136,8 @@ export function writeSummary(
     .integer(context.rawRetentionMs)
     .text(',"minute_retention_ms":')
     .integer(context.minuteRetentionMs)
+    .text(',"gap_factor":')
+    .float(context.gapFactor)
     .text(',"stale_factor":')
     .float(context.staleness.factor)
     .text(',"offline_factor":')

@@ -7,7 +7,7 @@ import type { RouteGroup } from './context.ts';
 
 export const summaryRoutes: RouteGroup = (
   router,
-  { base, redis, read, incidents, staleness, retention, recording },
+  { base, redis, read, incidents, staleness, retention, history, recording },
 ) => {
   router.get(`${base}api/v1/summary`, async (ctx) => {
     const host = parseHostParam(ctx.query.host);
@@ -30,6 +30,7 @@ export const summaryRoutes: RouteGroup = (
       staleness,
       rawRetentionMs: retention.rawRetentionMs,
       minuteRetentionMs: retention.minuteRetentionMs,
+      gapFactor: history.gapFactor,
       recording: recording.status(null),
     });
   });

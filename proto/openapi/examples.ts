@@ -142,6 +142,7 @@ export function examples(t: number) {
       time_ms: t,
       raw_retention_ms: 86_400_000,
       minute_retention_ms: 2_592_000_000,
+      gap_factor: 2,
       stale_factor: 3,
       offline_factor: 10,
       recording: recordingOn,

@@ -424,7 +424,7 @@ export function gatewayOperations(base: string, ex: Examples): Placed[] {
       operationId: 'getDashboardFile',
       summary: "The dashboard's files",
       description:
-        'The page is served at the bare path to browsers; these are its script, styles and uPlot.',
+        'The page is served at the bare path to browsers; these are its scripts (JavaScript modules), styles and uPlot.',
       tags: ['dashboard'],
       parameters: [
         {
@@ -432,7 +432,7 @@ export function gatewayOperations(base: string, ex: Examples): Placed[] {
           in: 'path',
           required: true,
           schema: { type: 'string' },
-          example: 'dashboard.js',
+          example: 'app.js',
         },
       ],
       responses: {

@@ -251,6 +251,7 @@ export function schemas(ex: Examples): Record<string, Schema> {
         'time_ms',
         'raw_retention_ms',
         'minute_retention_ms',
+        'gap_factor',
         'stale_factor',
         'offline_factor',
         'recording',
@@ -268,6 +269,11 @@ export function schemas(ex: Examples): Record<string, Schema> {
         minute_retention_ms: {
           type: 'integer',
           description: 'HISTORY_1M_RETENTION: how far back step=1m history reaches.',
+        },
+        gap_factor: {
+          type: 'number',
+          description:
+            'HISTORY_GAP_FACTOR: more than this many intervals of a host without a sample is a gap.',
         },
         stale_factor: { type: 'number' },
         offline_factor: { type: 'number' },
