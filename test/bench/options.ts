@@ -8,6 +8,8 @@ export interface BenchOptions {
   cluster: boolean;
   /** `--storage`: only the storage figures (history codec against the layout before it). */
   storage: boolean;
+  /** `--dashboard`: only the dashboard figures (summary request, the overview's first render). */
+  dashboard: boolean;
 }
 
 export interface BenchPlan {
@@ -38,16 +40,19 @@ export interface BenchPlan {
   historyMaxMs: number;
   /** Timed reads per kind of history query and Redis layout, in the storage figures. */
   storageQueries: number;
+  /** Minutes of history per host, timed summary requests and cold page loads for the dashboard figures. */
+  dashboard: { historyMinutes: number; summaryRequests: number; pageLoads: number };
 }
 
-const USAGE = 'usage: npm run bench [-- --quick] [--cluster | --storage]';
+const USAGE = 'usage: npm run bench [-- --quick] [--cluster | --storage | --dashboard]';
 
 export function parseOptions(args: readonly string[]): BenchOptions {
-  const options: BenchOptions = { quick: false, cluster: false, storage: false };
+  const options: BenchOptions = { quick: false, cluster: false, storage: false, dashboard: false };
   for (const arg of args) {
     if (arg === '--quick') options.quick = true;
     else if (arg === '--cluster') options.cluster = true;
     else if (arg === '--storage') options.storage = true;
+    else if (arg === '--dashboard') options.dashboard = true;
     else throw new Error(`unknown argument '${arg}'; ${USAGE}`);
   }
   return options;
@@ -73,5 +78,10 @@ export function planFor(options: BenchOptions): BenchPlan {
     historyRequests: quick ? 10 : 50,
     historyMaxMs: quick ? 20_000 : 60_000,
     storageQueries: quick ? 5 : 30,
+    dashboard: {
+      historyMinutes: quick ? 15 : 60,
+      summaryRequests: quick ? 10 : 50,
+      pageLoads: quick ? 3 : 10,
+    },
   };
 }
