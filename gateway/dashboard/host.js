@@ -247,7 +247,7 @@ export function mountHost(root, host, params, app) {
         });
         if (body.metrics.some((m) => !known.has(m))) {
           layout(body.metrics);
-          generation++;
+          viewChanged();
         }
       }),
       2000,
