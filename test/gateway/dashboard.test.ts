@@ -460,6 +460,29 @@ describe('dashboard in Chromium', function () {
     await page.setViewportSize({ width: 1280, height: 1000 });
   });
 
+  it('lays out a metric the host starts to report, in its group', async () => {
+    await open(`#/host/${FULL}`);
+    await eventually(async () => expect((await hostView()).panels[0]?.loaded).to.equal(true));
+    expect((await hostView()).panels.map((p) => p.key)).to.not.include('net-eth9');
+    await postSample(
+      receiver.url,
+      {
+        ...everyMetric(Date.now()),
+        'net.eth9.rx_bytes_per_s': 2048,
+        'net.eth9.tx_bytes_per_s': 512,
+      },
+      { 'Loadstar-Host': FULL, 'Loadstar-Interval': '5' },
+    );
+    const panel = await eventually(async () => {
+      const found = (await hostView()).panels.find((p) => p.key === 'net-eth9');
+      expect(found).to.not.equal(undefined);
+      return found!;
+    });
+    expect(panel.group).to.equal('Network');
+    expect(panel.title).to.equal('eth9: throughput');
+    expect(panel.lines).to.deep.equal(['received', 'sent']);
+  });
+
   it('reads 30 days as one-minute averages with a min–max band, and a day as raw samples', async () => {
     await open(`#/host/${MONTH}?range=30d`);
     const cpu = await eventually(
