@@ -34,7 +34,23 @@ const app = {
   },
 };
 
+/**
+ * A link from an alert (the notifier's `#host=web-01&incident=…&metric=cpu`,
+ * older than these routes and kept in chat histories) opens that host's page
+ * at that metric.
+ */
+function alertLink() {
+  if (location.hash.startsWith('#/')) return;
+  const linked = new URLSearchParams(location.hash.slice(1));
+  const host = linked.get('host');
+  if (!host) return;
+  const metric = linked.get('metric');
+  const search = metric ? `?${new URLSearchParams({ metric })}` : '';
+  history.replaceState(null, '', `#/host/${encodeURIComponent(host)}${search}`);
+}
+
 function route() {
+  alertLink();
   const [path, search = ''] = (location.hash.slice(1) || '/').split('?');
   const params = new URLSearchParams(search);
   current?.unmount();

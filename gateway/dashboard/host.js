@@ -301,6 +301,13 @@ export function mountHost(root, host, params, app) {
     layout(metrics.metrics);
     viewChanged();
     connect();
+    // Opened from an alert: its metric's chart in sight.
+    const metric = params.get('metric');
+    const panel = metric && panels.find((p) => p.def.series.some((s) => s.metric === metric));
+    if (panel) {
+      panel.card.classList.add('focus');
+      panel.card.scrollIntoView({ block: 'center' });
+    }
   });
   start();
 

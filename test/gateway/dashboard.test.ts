@@ -524,6 +524,25 @@ describe('dashboard in Chromium', function () {
     await page.setViewportSize({ width: 1280, height: 1000 });
   });
 
+  it('opens the link of an alert (#host=…&metric=…) on that host’s page, at that metric’s chart', async () => {
+    await open(`#host=${FULL}&incident=0123456789abcdef&metric=mem`);
+    await eventually(async () =>
+      expect(await page.locator('#host-name').textContent()).to.equal(FULL),
+    );
+    expect(page.url()).to.include(`#/host/${FULL}`);
+    const focused = page.locator('.panel.focus');
+    await eventually(async () => expect(await focused.count()).to.equal(1));
+    const where = await focused.evaluate((panel) => ({
+      group: (panel.closest('.metric-group') as HTMLElement).dataset.group,
+      top: panel.getBoundingClientRect().top,
+      bottom: panel.getBoundingClientRect().bottom,
+      height: window.innerHeight,
+    }));
+    expect(where.group).to.equal('Memory');
+    expect(where.top).to.be.at.least(0);
+    expect(where.bottom).to.be.at.most(where.height);
+  });
+
   it('lays out a metric the host starts to report, in its group', async () => {
     await open(`#/host/${FULL}`);
     await eventually(async () => expect((await hostView()).panels[0]?.loaded).to.equal(true));
