@@ -1,6 +1,6 @@
 // The gateway's settings, read once at start (see .env.example).
 import type { Command } from '../proto/command.ts';
-import { type Env, readConfig, SHARED_DEFAULTS } from '../proto/config.ts';
+import { ConfigError, type Env, readConfig, SHARED_DEFAULTS } from '../proto/config.ts';
 import { readIncidentRetention } from '../proto/incident.ts';
 import { type LogSettings, readLogSettings } from '../proto/log.ts';
 import { type NatsSettings, readNatsSettings } from '../proto/nats.ts';
@@ -50,6 +50,14 @@ export const gatewayCommand: Command<GatewayConfig> = {
     const maxTopics = s.number('MAX_TOPICS', 1000, { min: 1, integer: true });
     const grpc = s.hostPort('GRPC_URL', SHARED_DEFAULTS.GRPC_URL);
     const retention = readRetention(s);
+    const staleFactor = s.number('STALE_FACTOR', 3, { min: 1 });
+    const offlineFactor = s.number('OFFLINE_FACTOR', 10, { min: 1 });
+    if (offlineFactor <= staleFactor) {
+      throw new ConfigError(
+        'OFFLINE_FACTOR',
+        `${offlineFactor} must be greater than STALE_FACTOR (${staleFactor}): a host is stale before it is offline`,
+      );
+    }
     return {
       log,
       ...listen,
@@ -61,7 +69,8 @@ export const gatewayCommand: Command<GatewayConfig> = {
       nats: readNatsSettings(s),
       redis: readRedisSettings(s),
       staleness: {
-        factor: s.number('STALE_FACTOR', 3, { min: 1 }),
+        factor: staleFactor,
+        offlineFactor,
         defaultIntervalSeconds: s.number('INTERVAL', SHARED_DEFAULTS.INTERVAL, {
           min: 0.05,
           max: 86_400,

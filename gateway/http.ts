@@ -1,6 +1,6 @@
 // The gateway's HTTP face, all under the path of WEB_SERVER_URL:
 //   GET  <path>?topics=a,b[&host=h]       docs/CONTRACT.md's latest values (a browser gets the dashboard)
-//   GET  <path>api/v1/latest | hosts | metrics | history | recording | stream
+//   GET  <path>api/v1/latest | hosts | summary | metrics | history | recording | stream
 //   POST <path>api/v1/recording/{pause,resume,reset}
 //   GET  <path>api/v1/incidents[/{id}], POST <path>api/v1/incidents/{id}/ack
 //   GET|POST <path>api/v1/silences, DELETE <path>api/v1/silences/{id}, GET <path>api/v1/receivers
@@ -23,6 +23,7 @@ import { prometheusRoutes } from './routes/prometheus.ts';
 import { receiverRoutes } from './routes/receivers.ts';
 import { recordingRoutes } from './routes/recording.ts';
 import { silenceRoutes } from './routes/silences.ts';
+import { summaryRoutes } from './routes/summary.ts';
 import { valueRoutes } from './routes/values.ts';
 
 export interface GatewayHttpDeps extends GatewayRoutes {
@@ -51,6 +52,7 @@ export function createGatewayApp(deps: GatewayHttpDeps): Koa {
   for (const group of [
     valueRoutes,
     hostRoutes,
+    summaryRoutes,
     historyRoutes,
     recordingRoutes,
     incidentRoutes,

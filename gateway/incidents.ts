@@ -1,8 +1,11 @@
 // Reads incidents for the API: the index kept by the rules consumer, with the
-// live episode figures (min, avg, max, samples) of incidents still open.
-import { type Incident, incidentFromHash, incidentKeys } from '../proto/incident.ts';
+// live episode figures (min, avg, max, samples) of incidents still open, and
+// each one as every answer shows it (with its acknowledgement and silences).
+import { type Acknowledgement, ackView } from '../proto/ack.ts';
+import { type Incident, incidentFromHash, incidentKeys, incidentView } from '../proto/incident.ts';
 import type { RedisClient } from '../proto/redis.ts';
 import { InputError, parseTime } from '../proto/sample.ts';
+import { silences as holds, type Silence } from '../proto/silence.ts';
 import { unavailable } from './read.ts';
 
 export interface IncidentQuery {
@@ -24,6 +27,23 @@ export function parseIncidentQuery(
   const since = query.since;
   if (Array.isArray(since)) throw new InputError("query parameter 'since' is given more than once");
   return { state, since: since ? parseTime(since, "query parameter 'since'") : 0 };
+}
+
+/**
+ * An incident as the API shows it (api/v1/incidents and api/v1/summary alike):
+ * the record, its acknowledgement, the silences holding it at `now`.
+ */
+export function incidentAnswer(
+  incident: Incident,
+  ack: Acknowledgement | null,
+  silences: Silence[],
+  now: number,
+): Record<string, unknown> {
+  return {
+    ...incidentView(incident),
+    acknowledged: ack ? ackView(ack) : null,
+    silenced_by: silences.filter((s) => holds(s, incident, now)).map((s) => s.id),
+  };
 }
 
 export class IncidentReader {

@@ -22,6 +22,12 @@ export interface Reading {
   interval: number;
 }
 
+export interface HostSeen {
+  host: string;
+  /** When the fold last saw it (epoch ms): the host list's own score. */
+  lastSeen: number;
+}
+
 export interface HostInfo {
   host: string;
   lastSeen: number;
@@ -35,7 +41,12 @@ export interface Staleness {
   factor: number;
   /** Interval assumed for a host that declared none (INTERVAL). */
   defaultIntervalSeconds: number;
+  /** A host is offline once silent for this many of its intervals (OFFLINE_FACTOR, above `factor`). */
+  offlineFactor: number;
 }
+
+/** How a host looks to an operator: reporting, late, or gone. */
+export type HostState = 'live' | 'stale' | 'offline';
 
 export function ageSeconds(time: number, now = Date.now()): number {
   return Math.max(0, (now - time) / 1000);
@@ -50,6 +61,19 @@ export function isStale(
   return (
     ageSeconds(time, now) > rules.factor * (interval > 0 ? interval : rules.defaultIntervalSeconds)
   );
+}
+
+/** live, stale (more than STALE_FACTOR intervals late) or offline (more than OFFLINE_FACTOR). */
+export function hostState(
+  lastSeen: number,
+  interval: number,
+  rules: Staleness,
+  now = Date.now(),
+): HostState {
+  const age = ageSeconds(lastSeen, now);
+  const each = interval > 0 ? interval : rules.defaultIntervalSeconds;
+  if (age > rules.offlineFactor * each) return 'offline';
+  return age > rules.factor * each ? 'stale' : 'live';
 }
 
 /** `topics=a,b` (or repeated) into distinct metric names, checked; empty items are ignored. */
@@ -140,21 +164,55 @@ export class ReadModel {
   }
 
   async hosts(): Promise<HostInfo[]> {
+    return this.hostInfos(await this.hostsSeen());
+  }
+
+  /** The host list with each host's last-seen time (one read); `only` narrows it to one host. */
+  async hostsSeen(only?: string): Promise<HostSeen[]> {
+    if (only !== undefined) {
+      const score = await this.redis.zscore(keys.hosts, only).catch(unavailable);
+      return score === null ? [] : [{ host: only, lastSeen: Number(score) }];
+    }
     const seen = await this.redis.zrange(keys.hosts, '0', '-1', 'WITHSCORES').catch(unavailable);
-    const names: string[] = [];
-    for (let i = 0; i < seen.length; i += 2) names.push(seen[i]!);
-    const metas = await Promise.all(names.map((h) => this.redis.hgetall(keys.hostMeta(h)))).catch(
-      unavailable,
-    );
-    return names.map((host, i) => {
+    const out: HostSeen[] = [];
+    for (let i = 0; i < seen.length; i += 2)
+      out.push({ host: seen[i]!, lastSeen: Number(seen[i + 1]) });
+    return out;
+  }
+
+  /**
+   * Each host's meta. The reads are issued together, so a thousand hosts cost
+   * one pipelined round trip (the connection pipelines them), not a thousand.
+   */
+  async hostInfos(seen: HostSeen[]): Promise<HostInfo[]> {
+    const metas = await Promise.all(
+      seen.map((s) => this.redis.hgetall(keys.hostMeta(s.host))),
+    ).catch(unavailable);
+    return seen.map(({ host, lastSeen }, i) => {
       const meta = metas[i]!;
       return {
         host,
-        lastSeen: Number(meta.last_seen ?? seen[2 * i + 1]),
-        firstSeen: Number(meta.first_seen ?? seen[2 * i + 1]),
+        lastSeen: Number(meta.last_seen ?? lastSeen),
+        firstSeen: Number(meta.first_seen ?? lastSeen),
         interval: Number(meta.interval ?? 0),
         samples: Number(meta.samples ?? 0),
       };
     });
+  }
+
+  /** Each host's declared interval in seconds (0 when unknown), all hosts' reads issued together. */
+  async intervals(hosts: string[]): Promise<number[]> {
+    const stored = await Promise.all(
+      hosts.map((h) => this.redis.hget(keys.hostMeta(h), 'interval')),
+    ).catch(unavailable);
+    return stored.map((text) => Number(text ?? 0));
+  }
+
+  /** The newest values of `topics` of each host (null where none), all hosts' reads issued together. */
+  async latestOfHosts(hosts: string[], topics: string[]): Promise<(number | null)[][]> {
+    const stored = await Promise.all(
+      hosts.map((h) => this.redis.hmget(keys.hostLatest(h), ...topics)),
+    ).catch(unavailable);
+    return stored.map((values) => values.map((text) => (text === null ? null : latestValue(text))));
   }
 }

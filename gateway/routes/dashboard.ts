@@ -1,6 +1,8 @@
-// The dashboard: a static page (gateway/dashboard/, served as is, no build
-// step) with uPlot from node_modules, and its live feed of samples (SSE).
-import { readFileSync } from 'node:fs';
+// The dashboard: a static page (gateway/dashboard/, plain JavaScript modules
+// served as they are, no build step) with uPlot from node_modules, and its live
+// feed of samples (SSE).
+import { readdirSync, readFileSync } from 'node:fs';
+import { extname } from 'node:path';
 import type Koa from 'koa';
 import { InputError } from '../../proto/sample.ts';
 import { parseHostParam, parseTopics } from '../read.ts';
@@ -12,39 +14,37 @@ interface Asset {
   type: string;
 }
 
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+};
+
 const page = new URL('../dashboard/', import.meta.url);
 const uplot = new URL('../../node_modules/uplot/dist/', import.meta.url);
-/** Read once at start: the files are small, and a page never changes under a running gateway. */
-const assets: Record<string, Asset> = {
-  'index.html': {
-    body: readFileSync(new URL('index.html', page)),
-    type: 'text/html; charset=utf-8',
-  },
-  'access.js': {
-    body: readFileSync(new URL('access.js', page)),
-    type: 'text/javascript; charset=utf-8',
-  },
-  'dashboard.js': {
-    body: readFileSync(new URL('dashboard.js', page)),
-    type: 'text/javascript; charset=utf-8',
-  },
-  'alerts.js': {
-    body: readFileSync(new URL('alerts.js', page)),
-    type: 'text/javascript; charset=utf-8',
-  },
-  'dashboard.css': {
-    body: readFileSync(new URL('dashboard.css', page)),
-    type: 'text/css; charset=utf-8',
-  },
-  'uplot.js': {
+
+/**
+ * Read once at start: the files are small, and a page never changes under a
+ * running gateway. Every file of gateway/dashboard/ is served under its own name
+ * (the page's scripts are modules that import each other), uPlot beside them.
+ */
+function readAssets(): Record<string, Asset> {
+  const assets: Record<string, Asset> = {};
+  for (const name of readdirSync(page)) {
+    const type = TYPES[extname(name)];
+    if (type) assets[name] = { body: readFileSync(new URL(name, page)), type };
+  }
+  assets['uplot.js'] = {
     body: readFileSync(new URL('uPlot.iife.min.js', uplot)),
-    type: 'text/javascript; charset=utf-8',
-  },
-  'uplot.css': {
+    type: TYPES['.js']!,
+  };
+  assets['uplot.css'] = {
     body: readFileSync(new URL('uPlot.min.css', uplot)),
-    type: 'text/css; charset=utf-8',
-  },
-};
+    type: TYPES['.css']!,
+  };
+  return assets;
+}
+const assets = readAssets();
 
 function send(ctx: Koa.Context, asset: Asset): void {
   ctx.status = 200;

@@ -2,15 +2,14 @@
 // api/v1/incidents/{id}: incidents opened by the rules consumer, each with its
 // acknowledgement and the silences holding it now; POST
 // api/v1/incidents/{id}/ack acknowledges an open one (no more reminders).
-import { type Acknowledgement, ackView, parseAck } from '../../proto/ack.ts';
+import { parseAck } from '../../proto/ack.ts';
 import { stringifyWithFloats } from '../../proto/float.ts';
 import { sendJson } from '../../proto/http.ts';
-import { INCIDENT_FLOATS, type Incident, incidentView } from '../../proto/incident.ts';
+import { INCIDENT_FLOATS } from '../../proto/incident.ts';
 import { InputError } from '../../proto/sample.ts';
-import { silences as holds, type Silence } from '../../proto/silence.ts';
 import { requireToken } from '../auth.ts';
 import { readJsonBody } from '../body.ts';
-import { parseIncidentQuery } from '../incidents.ts';
+import { incidentAnswer, parseIncidentQuery } from '../incidents.ts';
 import { parseHostParam, unavailable } from '../read.ts';
 import type { RouteGroup } from './context.ts';
 
@@ -18,20 +17,6 @@ function parseId(id: string): string {
   if (!/^[0-9a-f]{16}$/.test(id))
     throw new InputError(`'${id.slice(0, 40)}' is not an incident id (16 hex digits)`);
   return id;
-}
-
-/** The incident as the API shows it: the record, its acknowledgement, the silences holding it. */
-function view(
-  incident: Incident,
-  ack: Acknowledgement | null,
-  silences: Silence[],
-  now: number,
-): Record<string, unknown> {
-  return {
-    ...incidentView(incident),
-    acknowledged: ack ? ackView(ack) : null,
-    silenced_by: silences.filter((s) => holds(s, incident, now)).map((s) => s.id),
-  };
 }
 
 export const incidentRoutes: RouteGroup = (router, deps) => {
@@ -49,7 +34,7 @@ export const incidentRoutes: RouteGroup = (router, deps) => {
       ctx,
       200,
       stringifyWithFloats(
-        { incidents: list.map((i, k) => view(i, ackList[k] ?? null, silenceList, now)) },
+        { incidents: list.map((i, k) => incidentAnswer(i, ackList[k] ?? null, silenceList, now)) },
         INCIDENT_FLOATS,
       ),
     );
@@ -65,7 +50,7 @@ export const incidentRoutes: RouteGroup = (router, deps) => {
     sendJson(
       ctx,
       200,
-      stringifyWithFloats(view(incident, ack, silenceList, Date.now()), INCIDENT_FLOATS),
+      stringifyWithFloats(incidentAnswer(incident, ack, silenceList, Date.now()), INCIDENT_FLOATS),
     );
   });
 
@@ -87,7 +72,7 @@ export const incidentRoutes: RouteGroup = (router, deps) => {
     sendJson(
       ctx,
       200,
-      stringifyWithFloats(view(incident, standing, silenceList, now), INCIDENT_FLOATS),
+      stringifyWithFloats(incidentAnswer(incident, standing, silenceList, now), INCIDENT_FLOATS),
     );
   });
 };

@@ -231,6 +231,31 @@ export function gatewayOperations(base: string, ex: Examples): Placed[] {
         '503': redisAway,
       },
     }),
+    get('api/v1/summary', {
+      operationId: 'getSummary',
+      summary: 'The fleet at a glance (the dashboard overview)',
+      description:
+        'Every host (or one) with its state (live; stale past STALE_FACTOR of its intervals; offline past OFFLINE_FACTOR), its newest cpu, mem, disk and load.1, a sparkline of cpu (the average of each of the last 15 minutes, the last one still filling; null for a minute without samples), its recording state and its open incidents by severity; and the open incidents themselves, with their acknowledgements and silences. One request answers for a thousand hosts: the gateway reads them all together.',
+      tags: ['hosts'],
+      parameters: [
+        query(
+          'host',
+          'Only this host (default: every host).',
+          { type: 'string', pattern: HOST_NAME.source },
+          ex.host,
+        ),
+      ],
+      responses: {
+        '200': ok('The hosts, sorted by name, and the open incidents.', ref('Summary'), {
+          summary: { summary: 'one host with an open incident', value: ex.summary },
+        }),
+        '400': fails('A bad host.', { badHost: badHost() }),
+        '404': fails('The host never reported (or was forgotten).', {
+          unknownHost: ['an unknown host', 'no host db-99 reports'],
+        }),
+        '503': redisAway,
+      },
+    }),
     get('api/v1/metrics', {
       operationId: 'listMetrics',
       summary: 'The metric names a host reports',
@@ -560,7 +585,7 @@ export function gatewayOperations(base: string, ex: Examples): Placed[] {
       operationId: 'getDashboardFile',
       summary: "The dashboard's files",
       description:
-        'The page is served at the bare path to browsers; these are its script, styles and uPlot.',
+        'The page is served at the bare path to browsers; these are its scripts (JavaScript modules), styles and uPlot.',
       tags: ['dashboard'],
       parameters: [
         {
@@ -568,7 +593,7 @@ export function gatewayOperations(base: string, ex: Examples): Placed[] {
           in: 'path',
           required: true,
           schema: { type: 'string' },
-          example: 'dashboard.js',
+          example: 'app.js',
         },
       ],
       responses: {

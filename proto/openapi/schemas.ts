@@ -196,6 +196,111 @@ export function schemas(ex: Examples): Record<string, Schema> {
         hosts: { type: 'array', items: ref('Host') },
       },
     },
+    HostSummary: {
+      type: 'object',
+      required: [
+        'host',
+        'state',
+        'last_seen_ms',
+        'age_seconds',
+        'interval',
+        'recording',
+        'values',
+        'sparkline',
+        'open_incidents',
+      ],
+      properties: {
+        host: { type: 'string' },
+        state: {
+          enum: ['live', 'stale', 'offline'],
+          description:
+            'stale: silent for more than STALE_FACTOR of its intervals; offline: more than OFFLINE_FACTOR.',
+        },
+        last_seen_ms: epochMs,
+        age_seconds: { type: 'number' },
+        interval: {
+          type: 'number',
+          description: 'Seconds, as the host declared it; 0 when unknown.',
+        },
+        recording: { type: 'boolean', description: 'Whether history keeps its samples now.' },
+        values: {
+          type: 'object',
+          description: 'The newest value of each of `metrics`, null where the host never sent it.',
+          additionalProperties: nullable('number'),
+        },
+        sparkline: {
+          type: 'array',
+          description:
+            'The average of each minute of the sparkline (see `sparkline` at the top), rounded to two decimals; null for a minute without samples.',
+          items: nullable('number'),
+        },
+        open_incidents: {
+          type: 'array',
+          description: 'Open incidents of this host by severity, most first.',
+          items: {
+            type: 'object',
+            required: ['severity', 'count'],
+            properties: { severity: { type: 'string' }, count: { type: 'integer' } },
+          },
+        },
+      },
+    },
+    Summary: {
+      type: 'object',
+      required: [
+        'time_ms',
+        'raw_retention_ms',
+        'minute_retention_ms',
+        'gap_factor',
+        'stale_factor',
+        'offline_factor',
+        'recording',
+        'metrics',
+        'sparkline',
+        'hosts',
+        'incidents',
+      ],
+      properties: {
+        time_ms: { ...epochMs, description: 'When it was read: ages count from here.' },
+        raw_retention_ms: {
+          type: 'integer',
+          description: 'HISTORY_RAW_RETENTION: how far back step=raw history reaches.',
+        },
+        minute_retention_ms: {
+          type: 'integer',
+          description: 'HISTORY_1M_RETENTION: how far back step=1m history reaches.',
+        },
+        gap_factor: {
+          type: 'number',
+          description:
+            'HISTORY_GAP_FACTOR: more than this many intervals of a host without a sample is a gap.',
+        },
+        stale_factor: { type: 'number' },
+        offline_factor: { type: 'number' },
+        recording: { ...ref('RecordingStatus'), description: 'The state for all hosts.' },
+        metrics: {
+          type: 'array',
+          items: { type: 'string' },
+          description: "The names in each host's `values`.",
+        },
+        sparkline: {
+          type: 'object',
+          required: ['metric', 'from_ms', 'step_ms'],
+          properties: {
+            metric: { type: 'string' },
+            from_ms: { ...epochMs, description: 'The start of the first minute.' },
+            step_ms: { type: 'integer' },
+          },
+        },
+        hosts: { type: 'array', items: ref('HostSummary'), description: 'Sorted by name.' },
+        incidents: {
+          type: 'array',
+          items: ref('Incident'),
+          description:
+            'The open incidents (of `host` when given), newest first, each with its acknowledgement and the silences holding it, as api/v1/incidents shows them.',
+        },
+      },
+    },
     MetricNames: {
       type: 'object',
       required: ['host', 'metrics'],

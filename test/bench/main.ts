@@ -2,11 +2,13 @@
 // loadstar services on loopback, measures ingest, query, gRPC delivery and the
 // producer's footprint, and prints one table. Stops everything it started, by PID.
 // `-- --cluster` measures 1 against 2 copies of the services instead (scale-out.ts);
-// `-- --storage` only the Redis storage figures (storage.ts), which the full run ends with.
+// `-- --storage` only the Redis storage figures (storage.ts), which the full run ends with;
+// `-- --dashboard` only the dashboard figures (dashboard.ts), which it also ends with;
 // `-- --producer` only the agent's footprint beside node_exporter (producer-footprint.ts).
 import { availableParallelism } from 'node:os';
 import { METRICS_PER_BODY, QUERY_TOPICS, sampleBodies } from './bodies.ts';
 import { compareWithCeiling, type Side } from './compare.ts';
+import { measureDashboard } from './dashboard.ts';
 import { type DeliveryFigures, measureDelivery } from './grpc-latency.ts';
 import { measureHistory } from './history-queries.ts';
 import { type LoadClient, LoadGenerator } from './load.ts';
@@ -196,10 +198,12 @@ async function run(options: BenchOptions, plan: BenchPlan, processes: Processes)
     process.stdout.write(
       `\n${renderTableOf(results)}\n\n${renderNotes(results)}\n${footprint ? `\n${renderFootprint(footprint)}\n` : ''}`,
     );
-    if (rest)
+    if (rest) {
       process.stdout.write(
         `\n${await measureStorage(processes, { queries: plan.storageQueries }, step)}\n\n`,
       );
+      process.stdout.write(`\n${await measureDashboard(processes, plan.dashboard, step)}\n\n`);
+    }
   } finally {
     await backlog.close();
   }
@@ -269,6 +273,8 @@ try {
       `\n${await measureStorage(processes, { queries: plan.storageQueries }, step)}\n\n`,
     );
   else if (options.producer) await runProducer(options, plan, processes);
+  else if (options.dashboard)
+    process.stdout.write(`\n${await measureDashboard(processes, plan.dashboard, step)}\n\n`);
   else await run(options, plan, processes);
   step(`bench took ${((Date.now() - started) / 1000).toFixed(0)} s`);
 } catch (err) {

@@ -12,6 +12,8 @@ export interface BenchOptions {
   ingestOnly: boolean;
   /** `--producer`: only the agent's footprint beside node_exporter (with the services it posts to). */
   producer: boolean;
+  /** `--dashboard`: only the dashboard figures (summary request, the overview's first render). */
+  dashboard: boolean;
 }
 
 export interface BenchPlan {
@@ -42,9 +44,12 @@ export interface BenchPlan {
   historyMaxMs: number;
   /** Timed reads per kind of history query and Redis layout, in the storage figures. */
   storageQueries: number;
+  /** Minutes of history per host, timed summary requests and cold page loads for the dashboard figures. */
+  dashboard: { historyMinutes: number; summaryRequests: number; pageLoads: number };
 }
 
-const USAGE = 'usage: npm run bench [-- --quick] [--cluster | --storage | --ingest | --producer]';
+const USAGE =
+  'usage: npm run bench [-- --quick] [--cluster | --storage | --ingest | --producer | --dashboard]';
 
 export function parseOptions(args: readonly string[]): BenchOptions {
   const options: BenchOptions = {
@@ -53,6 +58,7 @@ export function parseOptions(args: readonly string[]): BenchOptions {
     storage: false,
     ingestOnly: false,
     producer: false,
+    dashboard: false,
   };
   for (const arg of args) {
     if (arg === '--quick') options.quick = true;
@@ -60,6 +66,7 @@ export function parseOptions(args: readonly string[]): BenchOptions {
     else if (arg === '--storage') options.storage = true;
     else if (arg === '--ingest') options.ingestOnly = true;
     else if (arg === '--producer') options.producer = true;
+    else if (arg === '--dashboard') options.dashboard = true;
     else throw new Error(`unknown argument '${arg}'; ${USAGE}`);
   }
   return options;
@@ -85,5 +92,10 @@ export function planFor(options: BenchOptions): BenchPlan {
     historyRequests: quick ? 10 : 50,
     historyMaxMs: quick ? 20_000 : 60_000,
     storageQueries: quick ? 5 : 30,
+    dashboard: {
+      historyMinutes: quick ? 15 : 60,
+      summaryRequests: quick ? 10 : 50,
+      pageLoads: quick ? 3 : 10,
+    },
   };
 }

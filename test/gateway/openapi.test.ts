@@ -740,7 +740,10 @@ describe('OpenAPI document against the running services', function () {
       'content-encoding': 'snappy',
     },
     body: Buffer = snappyCompress(encodeWriteRequest(series)),
-  ) => answer(await fetch(urlOf('/api/v1/write'), { method: 'POST', headers, body }));
+  ) =>
+    answer(
+      await fetch(urlOf('/api/v1/write'), { method: 'POST', headers, body: new Uint8Array(body) }),
+    );
   const lines = async (path: string, body: string, headers: Record<string, string> = {}) =>
     answer(await fetch(urlOf(path), { method: 'POST', headers, body }));
   /** A Prometheus API operation's recipe for GET (query string) and POST (form). */
@@ -891,6 +894,8 @@ describe('OpenAPI document against the running services', function () {
     'getValues 400 badHost': () => get('/mon/?topics=cpu&host=web%2001'),
     'getLatest 400 missingTopics': () => get('/mon/api/v1/latest'),
     'listMetrics 400 badHost': () => get('/mon/api/v1/metrics?host=web%2001'),
+    'getSummary 400 badHost': () => get('/mon/api/v1/summary?host=web%2001'),
+    'getSummary 404 unknownHost': () => get('/mon/api/v1/summary?host=db-99'),
     'getHistory 400 missingMetric': () => get('/mon/api/v1/history?host=web-01'),
     'getHistory 400 badStep': () => get('/mon/api/v1/history?metric=cpu&step=5m'),
     'getHistory 400 backwards': () => get('/mon/api/v1/history?metric=cpu&from=2000&to=1000'),
@@ -1025,6 +1030,7 @@ describe('OpenAPI document against the running services', function () {
     'getLatest 503 redisAway': () => get('/mon/api/v1/latest?topics=cpu'),
     'listHosts 503 redisAway': () => get('/mon/api/v1/hosts'),
     'listMetrics 503 redisAway': () => get('/mon/api/v1/metrics'),
+    'getSummary 503 redisAway': () => get('/mon/api/v1/summary'),
     'getHistory 503 redisAway': () => get('/mon/api/v1/history?metric=cpu'),
     'pauseRecording 503 redisAway': () =>
       post('/mon/api/v1/recording/pause?host=web-01', '', bearer),

@@ -88,6 +88,8 @@ describe('read tokens (READ_TOKENS) and the metrics token (METRICS_TOKEN)', func
     ['?topics= (the contract)', () => `?topics=cpu&host=${host}`],
     ['api/v1/latest', () => `api/v1/latest?topics=cpu&host=${host}`],
     ['api/v1/hosts', () => 'api/v1/hosts'],
+    ['api/v1/summary', () => 'api/v1/summary'],
+    ['api/v1/summary?host=', () => `api/v1/summary?host=${host}`],
     ['api/v1/metrics', () => `api/v1/metrics?host=${host}`],
     ['api/v1/history', () => `api/v1/history?host=${host}&metric=cpu`],
     ['api/v1/recording', () => 'api/v1/recording'],
@@ -164,7 +166,14 @@ describe('read tokens (READ_TOKENS) and the metrics token (METRICS_TOKEN)', func
   });
 
   it('keeps /healthz, /readyz, the API document, /docs and the dashboard page and files open', async () => {
-    for (const path of ['healthz', 'readyz', 'openapi.json', 'docs', 'dashboard/dashboard.js']) {
+    for (const path of [
+      'healthz',
+      'readyz',
+      'openapi.json',
+      'docs',
+      'dashboard/app.js',
+      'dashboard/access.js',
+    ]) {
       const got = await fetchAnswer(at(path));
       expect(got.status, `${path}: ${got.text.slice(0, 200)}`).to.equal(200);
     }
@@ -295,8 +304,8 @@ describe('read tokens (READ_TOKENS) and the metrics token (METRICS_TOKEN)', func
         if (r.url().includes('api/v1/stream')) streamUrls.push(r.url());
       });
       await page.goto(gateway.url.href);
-      const row = page.locator(`#hosts tr[data-host="${host}"]`);
-      await eventually(async () => expect(await row.count()).to.equal(1));
+      const tile = page.locator(`#tiles .tile[data-host="${host}"]`);
+      await eventually(async () => expect(await tile.count()).to.equal(1));
       expect(asked).to.have.length(2);
       expect(asked[0]).to.include('needs a read token');
       expect(asked[1]).to.include('not accepted');
@@ -309,15 +318,16 @@ describe('read tokens (READ_TOKENS) and the metrics token (METRICS_TOKEN)', func
       ).to.equal(readers[1]);
 
       // The live stream of the chosen host carries the token, and is open.
-      await page.locator('#host').selectOption(host);
+      await tile.locator('a.name').click();
       await eventually(async () => {
         expect(streamUrls.some((u) => u.includes(`token=${readers[1]}`))).to.equal(true);
         expect(await page.locator('#live').textContent()).to.match(/^live/);
       });
 
       // A reload asks nothing: the token is kept.
+      await page.goto(gateway.url.href);
       await page.reload();
-      await eventually(async () => expect(await row.count()).to.equal(1));
+      await eventually(async () => expect(await tile.count()).to.equal(1));
       expect(asked).to.have.length(2);
       await page.close();
     });

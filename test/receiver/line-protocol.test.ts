@@ -157,7 +157,11 @@ describe('line protocol writes', function () {
     headers: Record<string, string> = {},
     on = receiver,
   ) => {
-    const res = await fetch(new URL(path, on.url), { method: 'POST', headers, body });
+    const res = await fetch(new URL(path, on.url), {
+      method: 'POST',
+      headers,
+      body: typeof body === 'string' ? body : new Uint8Array(body),
+    });
     return { status: res.status, text: await res.text() };
   };
   /** Raw history through the gateway's own API: [time, value] of each point. */

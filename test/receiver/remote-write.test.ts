@@ -187,7 +187,7 @@ describe('remote_write into the receiver', function () {
         'X-Prometheus-Remote-Write-Version': '0.1.0',
         ...headers,
       },
-      body: snappyCompress(encodeWriteRequest(series)),
+      body: new Uint8Array(snappyCompress(encodeWriteRequest(series))),
     });
     return { status: res.status, text: await res.text() };
   };
@@ -381,7 +381,7 @@ describe('remote_write into the receiver', function () {
       const res = await fetch(new URL('/api/v1/write', receiver.url), {
         method: 'POST',
         headers,
-        body,
+        body: new Uint8Array(body),
       });
       return { status: res.status, error: ((await res.json()) as { error: string }).error };
     };
@@ -483,7 +483,7 @@ describe('remote_write into the receiver', function () {
         const res = await fetch(new URL('/api/v1/write', receiver.url), {
           method: 'POST',
           headers: { 'Content-Type': 'application/x-protobuf', 'Content-Encoding': 'snappy' },
-          body: bytes,
+          body: new Uint8Array(bytes),
         });
         const text = await res.text();
         statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
