@@ -1,7 +1,7 @@
 // The storage consumer service: folds every sample of the stream into Redis.
-import { startCommand } from '../../proto/command.ts';
-import { exitOnStartFailure, onShutdown } from '../../proto/lifecycle.ts';
-import { createLog } from '../../proto/log.ts';
+import { startCommand } from '../../deploy/runtime/command.ts';
+import { exitOnStartFailure, onShutdown } from '../../deploy/runtime/lifecycle.ts';
+import { createLog } from '../../deploy/runtime/log.ts';
 import { storeCommand } from './config.ts';
 import { startStore } from './service.ts';
 

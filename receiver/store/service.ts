@@ -1,13 +1,13 @@
 // Builds a running storage consumer: connections, the fold loop, and a small
 // HTTP face for health and metrics. main.ts wires it to the process.
-import { createHealthApp } from '../../proto/health.ts';
-import type { Listener } from '../../proto/http.ts';
-import type { Log } from '../../proto/log.ts';
-import { connectNats, ensureSamplesStream } from '../../proto/nats.ts';
-import { RecordingStore } from '../../proto/recording.ts';
-import { connectRedis, isRedisReady } from '../../proto/redis.ts';
-import { listenWhileStarting } from '../../proto/startup.ts';
-import { createRegistry, publishStats } from '../../proto/stats.ts';
+import { createHealthApp } from '../../deploy/runtime/health.ts';
+import type { Listener } from '../../deploy/runtime/http.ts';
+import type { Log } from '../../deploy/runtime/log.ts';
+import { connectNats, ensureSamplesStream } from '../../deploy/runtime/nats.ts';
+import { RecordingStore } from '../../deploy/runtime/recording-store.ts';
+import { connectRedis, isRedisReady } from '../../deploy/runtime/redis.ts';
+import { listenWhileStarting } from '../../deploy/runtime/startup.ts';
+import { createRegistry, publishStats } from '../../deploy/runtime/stats.ts';
 import { type UpgradeResult, upgradeLayout } from '../../proto/store/upgrade.ts';
 import { Folder } from '../fold.ts';
 import { Checkpointer, createCheckpointCounters } from './checkpoint.ts';

@@ -4,10 +4,10 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { connect, type NatsConnection } from 'nats';
+import type { Env } from '../../deploy/runtime/config.ts';
+import { createMemoryLog } from '../../deploy/runtime/log.ts';
 import { readGatewayConfig } from '../../gateway/config.ts';
 import { type RunningGateway, startGateway } from '../../gateway/service.ts';
-import type { Env } from '../../proto/config.ts';
-import { createMemoryLog } from '../../proto/log.ts';
 import { encodeSample, type Sample } from '../../proto/sample.ts';
 import { readRawPoints } from '../../proto/store/codec.ts';
 import { sampleMsgId, sampleSubject } from '../../proto/subjects.ts';

@@ -3,9 +3,9 @@
 // minute, every dedup entry and every count reads back through the new code.
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
+import { createMemoryLog } from '../../deploy/runtime/log.ts';
 import type { RunningGateway } from '../../gateway/service.ts';
 import { keys } from '../../proto/keys.ts';
-import { createMemoryLog } from '../../proto/log.ts';
 import type { Sample } from '../../proto/sample.ts';
 import { historyKeys } from '../../proto/store/codec.ts';
 import { upgradeLayout } from '../../proto/store/upgrade.ts';
