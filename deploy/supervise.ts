@@ -275,7 +275,7 @@ async function provideRedis(env: Record<string, string | undefined>): Promise<vo
 
 const services: Service[] = [
   { name: 'receiver', file: 'receiver/main.ts', restarts: 0, startedAt: 0, stopping: false },
-  { name: 'consumer', file: 'receiver/store/main.ts', restarts: 0, startedAt: 0, stopping: false },
+  { name: 'store', file: 'receiver/store/main.ts', restarts: 0, startedAt: 0, stopping: false },
   { name: 'gateway', file: 'gateway/main.ts', restarts: 0, startedAt: 0, stopping: false },
   { name: 'rules', file: 'receiver/rules/main.ts', restarts: 0, startedAt: 0, stopping: false },
   {

@@ -6,6 +6,6 @@ import { storeCommand } from './config.ts';
 import { startStore } from './service.ts';
 
 const config = startCommand(storeCommand);
-const log = createLog('consumer', config.log);
+const log = createLog('store', config.log);
 const store = await startStore(config, log).catch(exitOnStartFailure(log));
 onShutdown(log, () => store.stop());

@@ -25,13 +25,18 @@ export interface RunningStore {
 }
 
 export function startStore(config: StoreConfig, log: Log): Promise<RunningStore> {
+  if (config.deprecatedUrlSetting) {
+    log.warn(`${config.deprecatedUrlSetting} is deprecated: name the setting STORE_URL instead`, {
+      setting: config.deprecatedUrlSetting,
+    });
+  }
   return listenWhileStarting(config, log, async (startup) => {
-    const nats = await connectNats(config.nats, 'loadstar-consumer', log);
+    const nats = await connectNats(config.nats, 'loadstar-store', log);
     startup.connected('nats');
     await ensureSamplesStream(nats.jsm, config.nats, log);
-    const redis = await connectRedis(config.redis, 'loadstar-consumer', log);
+    const redis = await connectRedis(config.redis, 'loadstar-store', log);
     startup.connected('redis');
-    const registry = createRegistry('consumer');
+    const registry = createRegistry('store');
     const folder = new Folder(redis, config.fold, config.redis);
     const recording = await RecordingStore.open(nats.nc, config.nats.replicas);
     const stopWatch = await recording.watch((rules) => folder.useRules(rules), log);
@@ -74,7 +79,7 @@ export function startStore(config: StoreConfig, log: Log): Promise<RunningStore>
     const stopStats = publishStats(
       registry,
       redis,
-      `consumer:${listener.url.host}:${process.pid}`,
+      `store:${listener.url.host}:${process.pid}`,
       log,
     );
     log.info('folding samples into Redis', {

@@ -46,7 +46,7 @@ async function run(options: BenchOptions, plan: BenchPlan, processes: Processes)
   try {
     const pids = new Map([
       ['receiver', loadstar.receiver.pid],
-      ['consumer', loadstar.consumer.pid],
+      ['store', loadstar.consumer.pid],
       ['gateway', loadstar.gateway.pid],
       ['nats-server', servers.nats.pid()],
       ['redis-server', servers.redis.pid()],
@@ -57,7 +57,7 @@ async function run(options: BenchOptions, plan: BenchPlan, processes: Processes)
       new CpuMeter(new Map(names.map((name) => [name, pids.get(name)!])));
     const pipelineProcesses = [
       'receiver',
-      'consumer',
+      'store',
       'gateway',
       'nats-server',
       'redis-server',

@@ -67,7 +67,7 @@ export async function runScaleOut(plan: BenchPlan, processes: Processes): Promis
     NATS_URL: servers.nats.url,
     REDIS_URL: servers.redis.url,
     RECEIVER_URL: `http://127.0.0.1:${ports.receiver}/data`,
-    CONSUMER_URL: `http://127.0.0.1:${ports.consumer}/`,
+    STORE_URL: `http://127.0.0.1:${ports.consumer}/`,
   });
   const copies = await Promise.all(
     [1, 2].map(async (n) => ({
@@ -87,7 +87,7 @@ export async function runScaleOut(plan: BenchPlan, processes: Processes): Promis
     const child = processes.startNode(`consumer-${n}`, 'receiver/store/main.ts', env, {
       built: true,
     });
-    const readyUrl = `${env.CONSUMER_URL}readyz`;
+    const readyUrl = `${env.STORE_URL}readyz`;
     await waitReady(child, readyUrl);
     return { child, readyUrl };
   };
@@ -242,7 +242,7 @@ function perSample(seconds: Map<string, number>, samples: number): Map<string, n
 }
 
 function render(layouts: Layout[], drains: DrainFigures[]): string {
-  const kinds = ['receiver', 'consumer', 'nats-server', 'redis-server'];
+  const kinds = ['receiver', 'store', 'nats-server', 'redis-server'];
   const us = (m: Map<string, number>, kind: string) => {
     const v = m.get(kind);
     return v === undefined || !Number.isFinite(v) ? '-' : String(Math.round(v));
@@ -267,12 +267,12 @@ function render(layouts: Layout[], drains: DrainFigures[]): string {
     [
       'storage consumer on a stream backlog',
       'samples/s',
-      ...['consumer', 'nats-server', 'redis-server'].map((k) => `${k} µs/sample`),
+      ...['store', 'nats-server', 'redis-server'].map((k) => `${k} µs/sample`),
     ],
     drains.map((d) => [
       `${d.consumers} cop${d.consumers === 1 ? 'y' : 'ies'} sharing loadstar-store`,
       count(d.perSecond),
-      ...['consumer', 'nats-server', 'redis-server'].map((k) => us(d.cpuPerSample, k)),
+      ...['store', 'nats-server', 'redis-server'].map((k) => us(d.cpuPerSample, k)),
     ]),
   );
   const gain = layouts.length === 2 ? layouts[1]!.perSecond / layouts[0]!.perSecond : Number.NaN;

@@ -183,7 +183,7 @@ describe('faults', function () {
   const parts: PartName[] = [
     'agents',
     'receiver',
-    'consumer',
+    'store',
     'gateway',
     'nats-server',
     'redis-server',
@@ -217,7 +217,7 @@ describe('faults', function () {
 
     for (const [from, to] of [
       ['receiver', 'nats-server'],
-      ['consumer', 'redis-server'],
+      ['store', 'redis-server'],
     ] as const) {
       it(`loses and doubles nothing when ${from} and ${to} are cut off from each other for 10 s${suffix}`, async function () {
         if (partitionProblem) {

@@ -29,7 +29,7 @@ export function testEnv(overrides: Record<string, string> = {}): Env {
     RECEIVER_URL: 'http://127.0.0.1:0/data',
     WEB_SERVER_URL: 'http://127.0.0.1:0/',
     GRPC_URL: '127.0.0.1:0',
-    CONSUMER_URL: 'http://127.0.0.1:0/',
+    STORE_URL: 'http://127.0.0.1:0/',
     RULES_URL: 'http://127.0.0.1:0/',
     NOTIFIER_URL: 'http://127.0.0.1:0/',
     LOG_LEVEL: 'warn',
@@ -53,7 +53,7 @@ export async function receiverOn(
 export async function storeOn(
   overrides: Record<string, string> = {},
 ): Promise<RunningStore & { log: ReturnType<typeof createMemoryLog> }> {
-  const log = createMemoryLog('consumer');
+  const log = createMemoryLog('store');
   const store = await startStore(readStoreConfig(testEnv(overrides)), log);
   return Object.assign(store, { log });
 }

@@ -189,7 +189,7 @@ describe('TLS on every listener', function () {
 
   it('answers /healthz, /readyz and /metrics of the storage consumer, rules consumer and notifier over https', async () => {
     const services = await Promise.all([
-      storeOn({ ...tlsEnv, CONSUMER_URL: 'https://127.0.0.1:0/' }),
+      storeOn({ ...tlsEnv, STORE_URL: 'https://127.0.0.1:0/' }),
       rulesOn({ ...tlsEnv, RULES_URL: 'https://127.0.0.1:0/' }),
       notifierOn({ ...tlsEnv, NOTIFIER_URL: 'https://127.0.0.1:0/' }),
     ]);
