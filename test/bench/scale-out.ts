@@ -84,7 +84,7 @@ export async function runScaleOut(plan: BenchPlan, processes: Processes): Promis
   };
   const startConsumer = async (n: number): Promise<Copy> => {
     const env = copies[n - 1]!.env;
-    const child = processes.startNode(`consumer-${n}`, 'receiver/store/main.ts', env, {
+    const child = processes.startNode(`store-${n}`, 'receiver/store/main.ts', env, {
       built: true,
     });
     const readyUrl = `${env.STORE_URL}readyz`;
@@ -99,10 +99,10 @@ export async function runScaleOut(plan: BenchPlan, processes: Processes): Promis
     const receivers = [await startReceiver(1)];
     const consumers = [await startConsumer(1)];
     const layouts: Layout[] = [];
-    layouts.push(await ingest('1 receiver, 1 consumer', receivers, consumers));
+    layouts.push(await ingest('1 receiver, 1 store', receivers, consumers));
     receivers.push(await startReceiver(2));
     consumers.push(await startConsumer(2));
-    layouts.push(await ingest('2 receivers, 2 consumers', receivers, consumers));
+    layouts.push(await ingest('2 receivers, 2 stores', receivers, consumers));
 
     // The consumers' own rate: a backlog only the stream holds, folded by 1 copy, then by 2.
     for (const c of consumers) await processes.stop(c.child);
@@ -282,7 +282,7 @@ function render(layouts: Layout[], drains: DrainFigures[]): string {
     '',
     drainTable,
     '',
-    `2 copies / 1 copy: ingest ${gain.toFixed(2)}x, consumer backlog ${drainGain.toFixed(2)}x ` +
+    `2 copies / 1 copy: ingest ${gain.toFixed(2)}x, store backlog ${drainGain.toFixed(2)}x ` +
       '(on a machine whose cores are all busy already, a second copy only shares them; ' +
       'the µs/sample columns are what each part costs, whatever the number of cores).',
   ].join('\n');

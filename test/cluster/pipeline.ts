@@ -106,7 +106,7 @@ export class ClusterPipeline {
       const consumer = { ...this.shared, ...(await this.envFile(`store-${n}.env`)) };
       this.consumers.push(
         new NodePart(
-          `consumer-${n}`,
+          `store-${n}`,
           'receiver/store/main.ts',
           consumer,
           new URL('readyz', consumer.STORE_URL).href,
