@@ -15,13 +15,13 @@ import { Redis } from 'ioredis';
 import { connect } from 'nats';
 import { gatewayCommand, readGatewayConfig } from '../gateway/config.ts';
 import { producerCommand, readProducerConfig } from '../producer/config.ts';
-import { answerCommandLine, type Command } from '../proto/command.ts';
-import { type Env, loadEnv, readConfig } from '../proto/config.ts';
-import { createLog, type Log, type LogSettings, readLogSettings } from '../proto/log.ts';
 import { readReceiverConfig, receiverCommand } from '../receiver/config.ts';
 import { notifierCommand, readNotifierConfig } from '../receiver/notifier/config.ts';
 import { readRulesConfig, rulesCommand } from '../receiver/rules/config.ts';
 import { readStoreConfig, storeCommand } from '../receiver/store/config.ts';
+import { answerCommandLine, type Command } from './runtime/command.ts';
+import { type Env, loadEnv, readConfig } from './runtime/config.ts';
+import { createLog, type Log, type LogSettings, readLogSettings } from './runtime/log.ts';
 
 let logSettings: LogSettings = { level: 'info', format: 'text' };
 let log: Log = createLog('supervisor');
@@ -275,7 +275,7 @@ async function provideRedis(env: Record<string, string | undefined>): Promise<vo
 
 const services: Service[] = [
   { name: 'receiver', file: 'receiver/main.ts', restarts: 0, startedAt: 0, stopping: false },
-  { name: 'consumer', file: 'receiver/store/main.ts', restarts: 0, startedAt: 0, stopping: false },
+  { name: 'store', file: 'receiver/store/main.ts', restarts: 0, startedAt: 0, stopping: false },
   { name: 'gateway', file: 'gateway/main.ts', restarts: 0, startedAt: 0, stopping: false },
   { name: 'rules', file: 'receiver/rules/main.ts', restarts: 0, startedAt: 0, stopping: false },
   {
@@ -295,7 +295,7 @@ function startService(service: Service, env: Env, color: string): void {
     cwd: process.cwd(),
     env: env as NodeJS.ProcessEnv,
     // The IPC channel closes when the supervisor dies, however it dies: the service then
-    // drains and exits (proto/lifecycle.ts). The servers' stdins keep them up meanwhile.
+    // drains and exits (deploy/runtime/lifecycle.ts). The servers' stdins keep them up meanwhile.
     stdio: [
       'ignore',
       'pipe',

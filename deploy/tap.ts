@@ -2,10 +2,10 @@
 // message: samples and incidents readably; subject and body for anything else.
 // It only listens (a core subscription), so it never slows the pipeline.
 import { connect } from 'nats';
-import { type Command, startCommand } from '../proto/command.ts';
 import type { IncidentEvent } from '../proto/incident.ts';
-import { type NatsSettings, natsConnectionOptions, readNatsSettings } from '../proto/nats.ts';
 import { decodeSample, type Sample } from '../proto/sample.ts';
+import { type Command, startCommand } from './runtime/command.ts';
+import { type NatsSettings, natsConnectionOptions, readNatsSettings } from './runtime/nats.ts';
 
 export function formatSample(sample: Sample): string {
   const metrics = Object.entries(sample.metrics)

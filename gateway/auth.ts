@@ -1,7 +1,7 @@
 // Who may use the gateway: with API_TOKEN set, the endpoints that change state
 // need `Authorization: Bearer <API_TOKEN>`; with READ_TOKENS set, everything
 // that holds data needs one of them (or API_TOKEN). Compared in constant time
-// (proto/tokens.ts, on digests, so the length of a token does not leak either).
+// (deploy/runtime/tokens.ts, on digests, so the length of a token does not leak either).
 import type Koa from 'koa';
 import {
   BEARER_CHALLENGE,
@@ -9,7 +9,7 @@ import {
   refuseUnauthorized,
   type TokenSet,
   tokenMatches,
-} from '../proto/tokens.ts';
+} from '../deploy/runtime/tokens.ts';
 
 /** A middleware that lets a request through only with the token (or always, when no token is set). */
 export function requireToken(token: string | undefined): Koa.Middleware {

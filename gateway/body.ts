@@ -2,8 +2,8 @@
 // acknowledgements): JSON only, at most 16 KiB, within 10 s. No body at all is
 // `undefined`, so that a write whose fields are all optional needs none.
 import type Koa from 'koa';
+import { readBody, requireJson } from '../deploy/runtime/body.ts';
 import { InputError } from '../proto/sample.ts';
-import { readBody, requireJson } from '../receiver/body.ts';
 
 const LIMIT_BYTES = 16_384;
 const DEADLINE_MS = 10_000;

@@ -1,13 +1,13 @@
 // The gateway's settings, read once at start (see .env.example).
-import type { Command } from '../proto/command.ts';
-import { ConfigError, type Env, readConfig, SHARED_DEFAULTS } from '../proto/config.ts';
+import type { Command } from '../deploy/runtime/command.ts';
+import { ConfigError, type Env, readConfig, SHARED_DEFAULTS } from '../deploy/runtime/config.ts';
+import { type LogSettings, readLogSettings } from '../deploy/runtime/log.ts';
+import { type NatsSettings, readNatsSettings } from '../deploy/runtime/nats.ts';
+import { type RedisSettings, readRedisSettings } from '../deploy/runtime/redis.ts';
+import { type ListenSettings, readListenSettings } from '../deploy/runtime/startup.ts';
+import { readTokenSet, type TokenSet } from '../deploy/runtime/tokens.ts';
 import { readIncidentRetention } from '../proto/incident.ts';
-import { type LogSettings, readLogSettings } from '../proto/log.ts';
-import { type NatsSettings, readNatsSettings } from '../proto/nats.ts';
-import { type RedisSettings, readRedisSettings } from '../proto/redis.ts';
 import { type Retention, readRetention } from '../proto/retention.ts';
-import { type ListenSettings, readListenSettings } from '../proto/startup.ts';
-import { readTokenSet, type TokenSet } from '../proto/tokens.ts';
 import type { GrpcSettings } from './grpc.ts';
 import type { HistoryLimits } from './history.ts';
 import type { Staleness } from './read.ts';

@@ -5,9 +5,9 @@
 // "From now" is exact: a listener gets every sample past the stream's last
 // sequence at its call, and none before.
 import { type ConsumerMessages, DeliverPolicy, type JsMsg } from 'nats';
-import { UnavailableError } from '../proto/http.ts';
-import type { Log } from '../proto/log.ts';
-import type { NatsLink } from '../proto/nats.ts';
+import { UnavailableError } from '../deploy/runtime/http.ts';
+import type { Log } from '../deploy/runtime/log.ts';
+import type { NatsLink } from '../deploy/runtime/nats.ts';
 import { decodeSample, type Sample } from '../proto/sample.ts';
 import { hostToken, SAMPLES_STREAM, SAMPLES_SUBJECTS } from '../proto/subjects.ts';
 

@@ -6,6 +6,11 @@
 import * as grpc from '@grpc/grpc-js';
 import { DeliverPolicy } from 'nats';
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { UnavailableError } from '../deploy/runtime/http.ts';
+import type { Log } from '../deploy/runtime/log.ts';
+import type { NatsLink } from '../deploy/runtime/nats.ts';
+import type { CertificateWatcher } from '../deploy/runtime/tls.ts';
+import { bearerToken } from '../deploy/runtime/tokens.ts';
 import {
   type IncidentEventMessage,
   incidentMessage,
@@ -16,18 +21,13 @@ import {
   type SubscribeRequest,
   type WatchIncidentsRequest,
 } from '../proto/grpc.ts';
-import { UnavailableError } from '../proto/http.ts';
 import {
   INCIDENTS_STREAM,
   INCIDENTS_SUBJECTS,
   type IncidentEvent,
   incidentSubject,
 } from '../proto/incident.ts';
-import type { Log } from '../proto/log.ts';
-import type { NatsLink } from '../proto/nats.ts';
 import { checkHost, InputError } from '../proto/sample.ts';
-import type { CertificateWatcher } from '../proto/tls.ts';
-import { bearerToken } from '../proto/tokens.ts';
 import { type ReadAccess, readRefusal } from './auth.ts';
 import { type FeedEvent, type LiveFeed, replayFrom, streamEnd } from './feed.ts';
 import { ageSeconds, isStale, parseTopics, type ReadModel, type Staleness } from './read.ts';

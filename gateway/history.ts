@@ -1,7 +1,7 @@
 // History of one metric of one host: raw points, or one-minute averages computed
 // on the server from the stored aggregates (count, sum, min, max), so a 30-day
 // query never reads raw samples. Gaps are explicit `null` points.
-import type { RedisClient } from '../proto/redis.ts';
+import type { RedisClient } from '../deploy/runtime/redis.ts';
 import { InputError, parseTime } from '../proto/sample.ts';
 import {
   MINUTE_MS,

@@ -9,8 +9,13 @@
 import Router from '@koa/router';
 import Koa from 'koa';
 import { Histogram, type Registry } from 'prom-client';
-import { errorMiddleware, logAppErrors, sendJson, timingMiddleware } from '../proto/http.ts';
-import { metricsGuard, type TokenSet } from '../proto/tokens.ts';
+import {
+  errorMiddleware,
+  logAppErrors,
+  sendJson,
+  timingMiddleware,
+} from '../deploy/runtime/http.ts';
+import { metricsGuard, type TokenSet } from '../deploy/runtime/tokens.ts';
 import { guardReads } from './auth.ts';
 import { openapiRoutes } from './openapi/routes.ts';
 import type { GatewayRoutes } from './routes/context.ts';

@@ -1,9 +1,10 @@
 // Reads incidents for the API: the index kept by the rules consumer, with the
 // live episode figures (min, avg, max, samples) of incidents still open, and
 // each one as every answer shows it (with its acknowledgement and silences).
+
+import type { RedisClient } from '../deploy/runtime/redis.ts';
 import { type Acknowledgement, ackView } from '../proto/ack.ts';
 import { type Incident, incidentFromHash, incidentKeys, incidentView } from '../proto/incident.ts';
-import type { RedisClient } from '../proto/redis.ts';
 import { InputError, parseTime } from '../proto/sample.ts';
 import { silences as holds, type Silence } from '../proto/silence.ts';
 import { unavailable } from './read.ts';

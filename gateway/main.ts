@@ -1,7 +1,7 @@
 // The gateway service: serves latest values, hosts and streams over HTTP and gRPC.
-import { startCommand } from '../proto/command.ts';
-import { exitOnStartFailure, onShutdown } from '../proto/lifecycle.ts';
-import { createLog } from '../proto/log.ts';
+import { startCommand } from '../deploy/runtime/command.ts';
+import { exitOnStartFailure, onShutdown } from '../deploy/runtime/lifecycle.ts';
+import { createLog } from '../deploy/runtime/log.ts';
 import { gatewayCommand } from './config.ts';
 import { startGateway } from './service.ts';
 

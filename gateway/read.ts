@@ -1,8 +1,8 @@
 // Reads the Redis view the fold writes: latest values (from any host or one
 // host) and the hosts seen. Read-only; one round trip per question where it can.
-import { UnavailableError } from '../proto/http.ts';
+import { UnavailableError } from '../deploy/runtime/http.ts';
+import type { RedisClient } from '../deploy/runtime/redis.ts';
 import { keys } from '../proto/keys.ts';
-import type { RedisClient } from '../proto/redis.ts';
 import { checkHost, checkMetricName, InputError } from '../proto/sample.ts';
 import {
   historyKeys,

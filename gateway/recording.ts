@@ -2,21 +2,21 @@
 // (wipe) history. The rules are recorded in NATS KV, then copied to each host's
 // Redis key the fold reads, and only then is history deleted, so no fold can
 // write into history that a reset has just wiped.
-import { UnavailableError } from '../proto/http.ts';
+import { UnavailableError } from '../deploy/runtime/http.ts';
+import type { Log } from '../deploy/runtime/log.ts';
+import type { RecordingStore } from '../deploy/runtime/recording-store.ts';
+import type { RedisClient } from '../deploy/runtime/redis.ts';
 import { keys } from '../proto/keys.ts';
-import type { Log } from '../proto/log.ts';
 import {
   copyRulesToRedis,
   emptyRules,
   pause,
   prune,
   type RecordingRules,
-  type RecordingStore,
   recordingNow,
   resume,
   wipe,
 } from '../proto/recording.ts';
-import type { RedisClient } from '../proto/redis.ts';
 import type { Retention } from '../proto/retention.ts';
 import { historyKeysOf } from '../proto/store/codec.ts';
 

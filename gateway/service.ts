@@ -1,16 +1,16 @@
 // Builds a running gateway: Redis reads over HTTP, the live feed and gRPC.
 // Stateless: any number of copies answer the same. main.ts wires it to the process.
 import type * as grpc from '@grpc/grpc-js';
+import type { Listener } from '../deploy/runtime/http.ts';
+import type { Log } from '../deploy/runtime/log.ts';
+import { connectNats, ensureIncidentsStream, ensureSamplesStream } from '../deploy/runtime/nats.ts';
+import { RecordingStore } from '../deploy/runtime/recording-store.ts';
+import { connectRedis, isRedisReady } from '../deploy/runtime/redis.ts';
+import { listenWhileStarting } from '../deploy/runtime/startup.ts';
+import { createRegistry, publishStats, scrapePipeline } from '../deploy/runtime/stats.ts';
 import { AckStore } from '../proto/ack.ts';
-import type { Listener } from '../proto/http.ts';
-import type { Log } from '../proto/log.ts';
-import { connectNats, ensureIncidentsStream, ensureSamplesStream } from '../proto/nats.ts';
 import { readReceiverStatus } from '../proto/receivers.ts';
-import { RecordingStore } from '../proto/recording.ts';
-import { connectRedis, isRedisReady } from '../proto/redis.ts';
 import { SilenceStore } from '../proto/silence.ts';
-import { listenWhileStarting } from '../proto/startup.ts';
-import { createRegistry, publishStats, scrapePipeline } from '../proto/stats.ts';
 import type { GatewayConfig } from './config.ts';
 import { LiveFeed } from './feed.ts';
 import { bindGrpc, createGrpcServer, grpcCredentials } from './grpc.ts';

@@ -4,10 +4,11 @@
 // shows it), in one answer. Read-only, and never a round trip per host: the host
 // list is one read, then every host's reads go out together (ioredis pipelines
 // them on one connection), beside the open incidents.
+
+import type { RedisClient } from '../deploy/runtime/redis.ts';
 import type { Acknowledgement, AckStore } from '../proto/ack.ts';
 import { stringifyWithFloats } from '../proto/float.ts';
 import { INCIDENT_FLOATS, type Incident } from '../proto/incident.ts';
-import type { RedisClient } from '../proto/redis.ts';
 import type { Silence, SilenceStore } from '../proto/silence.ts';
 import { MINUTE_MS } from '../proto/store/codec.ts';
 import { readRaw } from './history.ts';

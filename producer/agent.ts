@@ -1,9 +1,9 @@
 // The agent assembled: sources (this machine, remote ones on their own
 // intervals) -> (every INTERVAL) one sample per host -> disk spool -> sender.
 // main.ts wires it to the process; tests build the same.
-import type { Log } from '../proto/log.ts';
+import type { Log } from '../deploy/runtime/log.ts';
+import { Trust } from '../deploy/runtime/trust.ts';
 import { SampleIds } from '../proto/sample.ts';
-import { Trust } from '../proto/trust.ts';
 import { Collector, pollInterval } from './collect.ts';
 import type { ProducerConfig } from './config.ts';
 import { runOnSchedule, type Schedule } from './schedule.ts';

@@ -1,7 +1,7 @@
 // Collections: every due source at once, each within its own timeout, merged
 // into one sample per host (the one place that merges). A source that fails,
 // hangs or returns garbage is logged and counted; the others still report, on time.
-import type { Log } from '../proto/log.ts';
+import type { Log } from '../deploy/runtime/log.ts';
 import {
   checkHost,
   checkMetricName,

@@ -1,10 +1,10 @@
 // The producer's settings, read once at start (see .env.example).
 import { hostname } from 'node:os';
-import type { Command } from '../proto/command.ts';
-import { ConfigError, type Env, readConfig, SHARED_DEFAULTS } from '../proto/config.ts';
-import { type LogSettings, readLogSettings } from '../proto/log.ts';
+import type { Command } from '../deploy/runtime/command.ts';
+import { ConfigError, type Env, readConfig, SHARED_DEFAULTS } from '../deploy/runtime/config.ts';
+import { type LogSettings, readLogSettings } from '../deploy/runtime/log.ts';
+import { readTrustSettings, type TrustSettings } from '../deploy/runtime/trust.ts';
 import { HOST_NAME } from '../proto/sample.ts';
-import { readTrustSettings, type TrustSettings } from '../proto/trust.ts';
 import { type RemoteSourceSettings, readSourcesFile } from './sources/file.ts';
 
 export interface ProducerConfig {

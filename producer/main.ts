@@ -2,9 +2,9 @@
 // sources of SOURCES_FILE, every INTERVAL seconds, and delivers one sample per
 // host to the receiver through a disk spool that survives outages.
 // Also the entry of the one-file agent (deploy/agent/build.ts): no top-level await.
-import { startCommand } from '../proto/command.ts';
-import { exitOnStartFailure, onShutdown } from '../proto/lifecycle.ts';
-import { createLog } from '../proto/log.ts';
+import { startCommand } from '../deploy/runtime/command.ts';
+import { exitOnStartFailure, onShutdown } from '../deploy/runtime/lifecycle.ts';
+import { createLog } from '../deploy/runtime/log.ts';
 import { configuredSources, startAgent } from './agent.ts';
 import { producerCommand, readProducerConfig } from './config.ts';
 import { answerCommandLine, isAgentBundle } from './usage.ts';

@@ -1,7 +1,7 @@
 // A drift-free schedule: ticks fall on multiples of the interval (aligned to the
 // clock, so hosts sample at the same instants), and a run that overruns skips
 // the ticks it missed instead of overlapping itself or bunching up.
-import type { Log } from '../proto/log.ts';
+import type { Log } from '../deploy/runtime/log.ts';
 
 export interface Schedule {
   /** Resolves when the run in progress (if any) has finished. */

@@ -3,11 +3,11 @@
 // is retried with backoff (trying the next receiver URL, when several are set);
 // a 4xx is a bug on one side, logged loudly and not retried.
 
+import type { Log } from '../deploy/runtime/log.ts';
+import { type Answer, request } from '../deploy/runtime/request.ts';
+import type { Trust } from '../deploy/runtime/trust.ts';
 import { renderValues } from '../proto/float.ts';
-import type { Log } from '../proto/log.ts';
-import { type Answer, request } from '../proto/request.ts';
 import { encodeSample, type Sample } from '../proto/sample.ts';
-import type { Trust } from '../proto/trust.ts';
 import type { Spool, SpoolBatch } from './spool.ts';
 
 export interface SenderSettings {

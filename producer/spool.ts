@@ -8,7 +8,7 @@
 // delivery and the cursor write only re-sends lines the receiver deduplicates.
 import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Log } from '../proto/log.ts';
+import type { Log } from '../deploy/runtime/log.ts';
 import { decodeSample, encodeSample, InputError, type Sample } from '../proto/sample.ts';
 
 export interface SpoolPosition {

@@ -1,8 +1,9 @@
 // Acknowledgements: "someone is on it". An acknowledged incident gets no
 // reminders; its transitions still go out. One JSON per incident in a Redis
 // hash (alertKeys.acks), written once: the first acknowledgement stands.
+
+import type { RedisClient } from '../deploy/runtime/redis.ts';
 import { alertKeys } from './keys.ts';
-import type { RedisClient } from './redis.ts';
 import { InputError, quoteName } from './sample.ts';
 
 export interface Acknowledgement {

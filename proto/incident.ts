@@ -1,7 +1,7 @@
 // Incidents as every service sees them: the record, where it lives in Redis,
 // the NATS stream that carries each opening and resolution (`incidents.<host>`),
 // and the record as the HTTP API and the notifier's webhooks show it.
-import type { Settings } from './config.ts';
+import type { Settings } from '../deploy/runtime/config.ts';
 import { hostToken } from './subjects.ts';
 
 export const INCIDENTS_STREAM = 'LOADSTAR_INCIDENTS';

@@ -3,8 +3,8 @@
 // consumers hold what is still to be sent, and the status the notifier keeps in
 // Redis, which the gateway serves as GET /api/v1/receivers.
 import type { JetStreamManager } from 'nats';
+import type { RedisClient } from '../deploy/runtime/redis.ts';
 import { alertKeys } from './keys.ts';
-import type { RedisClient } from './redis.ts';
 
 export type ReceiverType = 'webhook' | 'slack' | 'alertmanager';
 export const RECEIVER_TYPES: readonly ReceiverType[] = ['webhook', 'slack', 'alertmanager'];

@@ -2,11 +2,11 @@
 // host. Paused stretches and wipes are judged by each sample's own time, so a
 // late sample, a replayed spool or a Redis rebuild lands exactly as the live one
 // did. The record lives in a NATS KV bucket (JetStream is the record); each
-// host's Redis copy lets the fold decide atomically.
-import type { KV, NatsConnection } from 'nats';
+// host's Redis copy lets the fold decide atomically. The format lives here; the
+// KV access is deploy/runtime/recording-store.ts.
+
+import type { RedisClient } from '../deploy/runtime/redis.ts';
 import { keys } from './keys.ts';
-import type { Log } from './log.ts';
-import type { RedisClient } from './redis.ts';
 
 /** [from, to) in epoch ms; `to` null while the pause lasts. */
 export type Stretch = [from: number, to: number | null];
@@ -23,7 +23,8 @@ export interface RecordingRules {
 }
 
 export const RECORDING_BUCKET = 'loadstar_recording';
-const RULES_KEY = 'rules';
+/** The one key of RECORDING_BUCKET that holds the rules, as JSON (parseRules reads it). */
+export const RULES_KEY = 'rules';
 
 export function emptyRules(): RecordingRules {
   return { all: { paused: [], wipedBefore: 0 }, hosts: {} };
@@ -148,56 +149,4 @@ export async function copyRulesToRedis(
     redis.hset(keys.recordingAll, foldForm(rules, null)),
     ...[...hosts].map((h) => redis.hset(keys.recording(h), foldForm(rules, h))),
   ]);
-}
-
-/** The record of the rules in NATS KV: read, update with compare-and-set, watch. */
-export class RecordingStore {
-  private constructor(private readonly kv: KV) {}
-
-  static async open(nc: NatsConnection, replicas: number): Promise<RecordingStore> {
-    const kv = await nc.jetstream().views.kv(RECORDING_BUCKET, { history: 5, replicas });
-    return new RecordingStore(kv);
-  }
-
-  async read(): Promise<{ rules: RecordingRules; revision: number }> {
-    const entry = await this.kv.get(RULES_KEY);
-    if (entry?.operation !== 'PUT' || entry.length === 0)
-      return { rules: emptyRules(), revision: 0 };
-    return { rules: parseRules(entry.string()), revision: entry.revision };
-  }
-
-  /** Applies `change` atomically (retrying when another writer got there first); returns the new rules. */
-  async update(change: (rules: RecordingRules) => RecordingRules): Promise<RecordingRules> {
-    for (let attempt = 0; attempt < 20; attempt++) {
-      const { rules, revision } = await this.read();
-      const next = change(rules);
-      try {
-        if (revision === 0) await this.kv.create(RULES_KEY, JSON.stringify(next));
-        else await this.kv.update(RULES_KEY, JSON.stringify(next), revision);
-        return next;
-      } catch (err) {
-        if (!/wrong last sequence|key exists/i.test((err as Error).message)) throw err;
-      }
-    }
-    throw new Error('recording rules changed too often to update; try again');
-  }
-
-  /** Calls `onRules` with the current rules and again on every change, until the returned stop is called. */
-  async watch(onRules: (rules: RecordingRules) => void, log: Log): Promise<() => void> {
-    const watcher = await this.kv.watch({ key: RULES_KEY });
-    (async () => {
-      for await (const entry of watcher) {
-        try {
-          onRules(
-            entry.operation === 'PUT' && entry.length > 0
-              ? parseRules(entry.string())
-              : emptyRules(),
-          );
-        } catch (err) {
-          log.warn('unreadable recording rules ignored', { error: (err as Error).message });
-        }
-      }
-    })().catch((err) => log.warn('recording rules watch ended', { error: (err as Error).message }));
-    return () => watcher.stop();
-  }
 }

@@ -1,6 +1,6 @@
 // How long each kind of stored data lives; read by the fold (receiver and
 // storage consumer) and by the gateway (queries and resets), so both agree.
-import type { Settings } from './config.ts';
+import type { Settings } from '../deploy/runtime/config.ts';
 
 export interface Retention {
   /** Samples older than this are refused, and sample ids are remembered this long (SAMPLE_MAX_AGE). */

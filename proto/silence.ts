@@ -3,9 +3,9 @@
 // transition it routes. One JSON per silence in a Redis hash (alertKeys.silences);
 // this module owns that format, its checks and its matching.
 import { randomBytes } from 'node:crypto';
+import type { RedisClient } from '../deploy/runtime/redis.ts';
 import { alertKeys } from './keys.ts';
 import { namePattern } from './pattern.ts';
-import type { RedisClient } from './redis.ts';
 import { InputError, parseTime, quoteName } from './sample.ts';
 
 /** What a silence matches: every given field must match (exact, glob as web-*, or /regex/). */

@@ -3,15 +3,15 @@
 // host writes only that host's samples. Never lets a request through on a doubt.
 import { readFileSync, statSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
-import type { Log } from '../proto/log.ts';
-import { HOST_NAME, InputError, quoteName } from '../proto/sample.ts';
+import type { Log } from '../deploy/runtime/log.ts';
 import {
   BEARER_CHALLENGE,
   bearerToken,
   digestsMatch,
   tokenDigest,
   tokenProblem,
-} from '../proto/tokens.ts';
+} from '../deploy/runtime/tokens.ts';
+import { HOST_NAME, InputError, quoteName } from '../proto/sample.ts';
 
 /** The host part of an entry that lets its token write samples of any host. */
 export const ANY_HOST = '*';

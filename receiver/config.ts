@@ -1,18 +1,18 @@
 // The receiver's settings, read once at start (see .env.example for each one).
 
-import type { Command } from '../proto/command.ts';
+import type { Command } from '../deploy/runtime/command.ts';
 import {
   ConfigError,
   type Env,
   readConfig,
   type Settings,
   SHARED_DEFAULTS,
-} from '../proto/config.ts';
-import { type LogSettings, readLogSettings } from '../proto/log.ts';
-import { type NatsSettings, readNatsSettings } from '../proto/nats.ts';
-import { type RedisSettings, readRedisSettings } from '../proto/redis.ts';
+} from '../deploy/runtime/config.ts';
+import { type LogSettings, readLogSettings } from '../deploy/runtime/log.ts';
+import { type NatsSettings, readNatsSettings } from '../deploy/runtime/nats.ts';
+import { type RedisSettings, readRedisSettings } from '../deploy/runtime/redis.ts';
+import { type ListenSettings, readListenSettings } from '../deploy/runtime/startup.ts';
 import { readRetention } from '../proto/retention.ts';
-import { type ListenSettings, readListenSettings } from '../proto/startup.ts';
 import { type AccessSettings, parseTokenEntries, readTokenFile } from './access.ts';
 import type { FoldSettings } from './fold.ts';
 import type { GrowthSettings } from './limits.ts';

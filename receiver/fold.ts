@@ -9,9 +9,9 @@
 // script call per few dozen samples, not one per sample. Each caller still gets
 // its own sample's outcome, and only once Redis ran its fold.
 import { Cluster, type Result } from 'ioredis';
+import type { RedisClient, RedisSettings } from '../deploy/runtime/redis.ts';
 import { keys } from '../proto/keys.ts';
 import { emptyRules, foldForm, isRecordedIn, type RecordingRules } from '../proto/recording.ts';
-import type { RedisClient, RedisSettings } from '../proto/redis.ts';
 import type { Retention } from '../proto/retention.ts';
 import type { Sample } from '../proto/sample.ts';
 import {

@@ -6,10 +6,17 @@
 import Router from '@koa/router';
 import Koa from 'koa';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { errorMiddleware, logAppErrors, sendJson, timingMiddleware } from '../proto/http.ts';
-import type { Log } from '../proto/log.ts';
+import { readBody, requireJson } from '../deploy/runtime/body.ts';
+import {
+  errorMiddleware,
+  logAppErrors,
+  sendJson,
+  timingMiddleware,
+} from '../deploy/runtime/http.ts';
+import type { Log } from '../deploy/runtime/log.ts';
+import type { RedisClient } from '../deploy/runtime/redis.ts';
+import { metricsGuard, type TokenSet } from '../deploy/runtime/tokens.ts';
 import { openApiDocument } from '../proto/openapi/document.ts';
-import type { RedisClient } from '../proto/redis.ts';
 import {
   checkHost,
   checkMetrics,
@@ -20,9 +27,7 @@ import {
   parseTime,
   type Sample,
 } from '../proto/sample.ts';
-import { metricsGuard, type TokenSet } from '../proto/tokens.ts';
 import { IngestAccess } from './access.ts';
-import { readBody, requireJson } from './body.ts';
 import type { IngestLimits } from './config.ts';
 import {
   type Accepted,

@@ -2,13 +2,13 @@
 // Redis (the view) before answering, so a 200 means durable and readable.
 // Never answers success for a sample it could lose: any doubt is a 503.
 import { Counter, type Registry } from 'prom-client';
-import { UnavailableError } from '../proto/http.ts';
-import type { Log } from '../proto/log.ts';
-import type { NatsLink } from '../proto/nats.ts';
+import { UnavailableError } from '../deploy/runtime/http.ts';
+import type { Log } from '../deploy/runtime/log.ts';
+import type { NatsLink } from '../deploy/runtime/nats.ts';
+import type { JetStreamPublisher, PublishAck } from '../deploy/runtime/publish.ts';
 import { encodeSample, InputError, type Sample, SampleIds } from '../proto/sample.ts';
 import { sampleMsgId, sampleSubject } from '../proto/subjects.ts';
 import type { Folder } from './fold.ts';
-import type { JetStreamPublisher, PublishAck } from './publish.ts';
 
 export interface IngestCounters {
   received: Counter<never>;

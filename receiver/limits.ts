@@ -1,9 +1,9 @@
 // Keeps one agent from growing the store without bound: at most MAX_HOSTS hosts
 // and MAX_METRICS_PER_HOST metric names per host. Hosts and names the store
 // knows always pass; only a new one that would pass a limit is refused (429).
-import { UnavailableError } from '../proto/http.ts';
+import { UnavailableError } from '../deploy/runtime/http.ts';
+import { isRedisReady, type RedisClient } from '../deploy/runtime/redis.ts';
 import { keys } from '../proto/keys.ts';
-import { isRedisReady, type RedisClient } from '../proto/redis.ts';
 import { InputError, quoteName, type Sample } from '../proto/sample.ts';
 
 export interface GrowthSettings {

@@ -1,8 +1,8 @@
 // The receiver service: validates posted samples, records them in JetStream and
 // makes them readable before it answers 200.
-import { startCommand } from '../proto/command.ts';
-import { exitOnStartFailure, onShutdown } from '../proto/lifecycle.ts';
-import { createLog } from '../proto/log.ts';
+import { startCommand } from '../deploy/runtime/command.ts';
+import { exitOnStartFailure, onShutdown } from '../deploy/runtime/lifecycle.ts';
+import { createLog } from '../deploy/runtime/log.ts';
 import { receiverCommand } from './config.ts';
 import { startReceiver } from './service.ts';
 

@@ -1,18 +1,18 @@
 // Builds a running receiver from its settings: connections, ingest, HTTP.
 // main.ts wires it to the process; tests build the same on their own ports.
 
-import type { Listener } from '../proto/http.ts';
-import type { Log } from '../proto/log.ts';
-import { connectNats, ensureSamplesStream } from '../proto/nats.ts';
-import { RecordingStore } from '../proto/recording.ts';
-import { connectRedis, isRedisReady } from '../proto/redis.ts';
-import { listenWhileStarting } from '../proto/startup.ts';
-import { createRegistry, publishStats } from '../proto/stats.ts';
+import type { Listener } from '../deploy/runtime/http.ts';
+import type { Log } from '../deploy/runtime/log.ts';
+import { connectNats, ensureSamplesStream } from '../deploy/runtime/nats.ts';
+import { JetStreamPublisher } from '../deploy/runtime/publish.ts';
+import { RecordingStore } from '../deploy/runtime/recording-store.ts';
+import { connectRedis, isRedisReady } from '../deploy/runtime/redis.ts';
+import { listenWhileStarting } from '../deploy/runtime/startup.ts';
+import { createRegistry, publishStats } from '../deploy/runtime/stats.ts';
 import type { ReceiverConfig } from './config.ts';
 import { Folder } from './fold.ts';
 import { createReceiverApp } from './http.ts';
 import { createIngestCounters, Ingest } from './ingest.ts';
-import { JetStreamPublisher } from './publish.ts';
 
 export interface RunningReceiver {
   url: URL;

@@ -10,7 +10,8 @@ import { gunzip } from 'node:zlib';
 import type Router from '@koa/router';
 import type Koa from 'koa';
 import { Counter, type Registry } from 'prom-client';
-import type { Log } from '../proto/log.ts';
+import { readBodyBytes } from '../deploy/runtime/body.ts';
+import type { Log } from '../deploy/runtime/log.ts';
 import {
   HOST_LABEL,
   loadstarMetric,
@@ -19,7 +20,6 @@ import {
 } from '../proto/prometheus-names.ts';
 import { checkHost, InputError, parseInterval, quoteName, type Sample } from '../proto/sample.ts';
 import type { Grant } from './access.ts';
-import { readBodyBytes } from './body.ts';
 import type { IngestLimits } from './config.ts';
 import type { Accepted, IngestCounters, Room } from './ingest.ts';
 import type { Admission } from './limits.ts';

@@ -32,7 +32,9 @@ function buildId(): string {
   const git = (...args: string[]) =>
     spawnSync('git', args, { cwd: REPO, encoding: 'utf8' }).stdout?.trim() ?? '';
   const commit = git('rev-parse', '--short', 'HEAD') || 'no commit';
-  const dirty = git('status', '--porcelain', '--', 'producer', 'proto') ? '+changes' : '';
+  const dirty = git('status', '--porcelain', '--', 'producer', 'proto', 'deploy/runtime')
+    ? '+changes'
+    : '';
   return `${commit}${dirty}, built ${new Date().toISOString().slice(0, 10)}`;
 }
 
@@ -113,7 +115,7 @@ const result = await build({
   minifySyntax: true,
   legalComments: 'eof',
   logLevel: 'warning',
-  // proto/command.ts finds the repository from import.meta.url, which a CommonJS
+  // deploy/runtime/command.ts finds the repository from import.meta.url, which a CommonJS
   // bundle lacks; the one file never asks it (producer/main.ts answers from its own text).
   logOverride: { 'empty-import-meta': 'silent' },
   metafile: true,

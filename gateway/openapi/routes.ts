@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Koa from 'koa';
 import getAbsoluteFSPath from 'swagger-ui-dist/absolute-path.js';
-import { sendJson } from '../../proto/http.ts';
+import { sendJson } from '../../deploy/runtime/http.ts';
 import { openApiDocument } from '../../proto/openapi/document.ts';
 import { InputError } from '../../proto/sample.ts';
 import type { RouteGroup } from '../routes/context.ts';

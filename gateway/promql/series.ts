@@ -2,8 +2,9 @@
 // Prometheus name and labels (proto/prometheus-names.ts) with `host` as a label,
 // and their points. Reads only through ReadModel and gateway/history.ts, never
 // Redis keys of its own, so the history layout may change under it.
+
+import type { RedisClient } from '../../deploy/runtime/redis.ts';
 import { HOST_LABEL, promSeries } from '../../proto/prometheus-names.ts';
-import type { RedisClient } from '../../proto/redis.ts';
 import { type MinutePoint, readMinutes, readRaw } from '../history.ts';
 import type { ReadModel } from '../read.ts';
 import { type Matcher, matches } from './ast.ts';

@@ -2,10 +2,10 @@
 // feed, recording control, silences and acknowledgements, and the settings
 // they answer by.
 import type Router from '@koa/router';
+import type { Log } from '../../deploy/runtime/log.ts';
+import type { RedisClient } from '../../deploy/runtime/redis.ts';
 import type { AckStore } from '../../proto/ack.ts';
-import type { Log } from '../../proto/log.ts';
 import type { ReceiverStatus } from '../../proto/receivers.ts';
-import type { RedisClient } from '../../proto/redis.ts';
 import type { Retention } from '../../proto/retention.ts';
 import type { SilenceStore } from '../../proto/silence.ts';
 import type { LiveFeed } from '../feed.ts';

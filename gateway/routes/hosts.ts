@@ -1,7 +1,8 @@
 // The hosts seen (with last-seen time, staleness, recording state and samples
 // stored) and the metric names each one reports.
+
+import { sendJson } from '../../deploy/runtime/http.ts';
 import { stringifyWithFloats } from '../../proto/float.ts';
-import { sendJson } from '../../proto/http.ts';
 import { ageSeconds, isStale, parseHostParam } from '../read.ts';
 import { FLOAT_FIELDS, type RouteGroup } from './context.ts';
 

@@ -2,9 +2,10 @@
 // api/v1/incidents/{id}: incidents opened by the rules consumer, each with its
 // acknowledgement and the silences holding it now; POST
 // api/v1/incidents/{id}/ack acknowledges an open one (no more reminders).
+
+import { sendJson } from '../../deploy/runtime/http.ts';
 import { parseAck } from '../../proto/ack.ts';
 import { stringifyWithFloats } from '../../proto/float.ts';
-import { sendJson } from '../../proto/http.ts';
 import { INCIDENT_FLOATS } from '../../proto/incident.ts';
 import { InputError } from '../../proto/sample.ts';
 import { requireToken } from '../auth.ts';

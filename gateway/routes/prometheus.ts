@@ -5,7 +5,7 @@
 
 import { readFileSync } from 'node:fs';
 import type Koa from 'koa';
-import { UnavailableError } from '../../proto/http.ts';
+import { UnavailableError } from '../../deploy/runtime/http.ts';
 import { AGENT_HELP, PROM_LABEL_NAME } from '../../proto/prometheus-names.ts';
 import { InputError } from '../../proto/sample.ts';
 import { labelsJson, queryData, sendError, sendSuccess } from '../promql/answer.ts';

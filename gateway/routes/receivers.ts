@@ -1,6 +1,6 @@
 // GET api/v1/receivers: where alerts go (as the notifier registered them), with
 // each one's deliveries sent, failed, dropped and waiting, and its last error.
-import { sendJson } from '../../proto/http.ts';
+import { sendJson } from '../../deploy/runtime/http.ts';
 import { receiverView } from '../../proto/receivers.ts';
 import { unavailable } from '../read.ts';
 import type { RouteGroup } from './context.ts';

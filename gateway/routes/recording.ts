@@ -2,7 +2,7 @@
 // api/v1/recording/{pause,resume,reset}[?host=H] (all hosts without host=).
 // The POSTs need the API token when API_TOKEN is set; a reset also needs
 // confirm=yes, so that no stray request wipes history.
-import { sendJson } from '../../proto/http.ts';
+import { sendJson } from '../../deploy/runtime/http.ts';
 import { InputError } from '../../proto/sample.ts';
 import { requireToken } from '../auth.ts';
 import { parseHostParam } from '../read.ts';

@@ -2,7 +2,7 @@
 // api/v1/silences/{id}. A silence holds back every notification about the
 // incidents it matches while it is active (the notifier asks at each
 // transition). The writes need the API token when API_TOKEN is set.
-import { sendJson } from '../../proto/http.ts';
+import { sendJson } from '../../deploy/runtime/http.ts';
 import { InputError } from '../../proto/sample.ts';
 import { parseSilence, SILENCE_ID, silenceState, silenceView } from '../../proto/silence.ts';
 import { requireToken } from '../auth.ts';

@@ -1,7 +1,8 @@
 // Latest values: docs/CONTRACT.md's answer at the bare path (`?topics=`), and the
 // richer api/v1/latest with time, host, age and the stale flag.
+
+import { sendJson } from '../../deploy/runtime/http.ts';
 import { renderValues, stringifyWithFloats } from '../../proto/float.ts';
-import { sendJson } from '../../proto/http.ts';
 import { ageSeconds, isStale, parseHostParam, parseTopics } from '../read.ts';
 import { FLOAT_FIELDS, type RouteGroup } from './context.ts';
 import { serveDashboard, wantsDashboard } from './dashboard.ts';

@@ -1,7 +1,7 @@
 // The one HTTP GET a remote source makes: its own headers, the collection's
 // signal as its deadline, and a bounded body. Never reads past the size limit:
 // a runaway endpoint must not take the agent's memory with it.
-import { type Answer, request } from '../../proto/request.ts';
+import { type Answer, request } from '../../deploy/runtime/request.ts';
 
 export interface Endpoint {
   url: URL;

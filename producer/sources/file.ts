@@ -1,10 +1,10 @@
 // The sources file (SOURCES_FILE): the remote sources the agent polls besides
 // its own machine, read and checked once at start into typed settings. A bad
 // entry stops the agent before it starts, naming the source and the field.
-import { ConfigError, type Env } from '../../proto/config.ts';
-import type { Log } from '../../proto/log.ts';
+import { ConfigError, type Env } from '../../deploy/runtime/config.ts';
+import type { Log } from '../../deploy/runtime/log.ts';
+import { FileError, readStructuredFile } from '../../deploy/runtime/structured-file.ts';
 import { quoteName } from '../../proto/sample.ts';
-import { FileError, readStructuredFile } from '../../proto/structured-file.ts';
 import type { RemoteSettings } from './endpoint.ts';
 import {
   HTTP_JSON_KEYS,

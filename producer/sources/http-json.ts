@@ -2,7 +2,7 @@
 // `[{"machine_ip": "10.0.0.5", "cpu": 71.2, "mem": 40.1}]`: one partial record
 // per machine, through a field mapping. A record it cannot use is skipped and
 // counted; an answer it cannot use at all fails the poll (the others go on).
-import type { Log } from '../../proto/log.ts';
+import type { Log } from '../../deploy/runtime/log.ts';
 import { checkMetricName, type Metrics, quoteName } from '../../proto/sample.ts';
 import { fetchEndpoint, type RemoteSettings } from './endpoint.ts';
 import type { Entry } from './file.ts';

@@ -7,7 +7,7 @@
 // and it ends too.
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import type { Log } from '../../proto/log.ts';
+import type { Log } from '../../deploy/runtime/log.ts';
 import type { Metrics } from '../../proto/sample.ts';
 import type { PartialRecord, Source } from './source.ts';
 

@@ -2,7 +2,7 @@
 // into our metrics by a mapping: series and labels -> metric, counters as
 // rates from the previous scrape. Never reports a rate across a counter reset
 // or from a single scrape: that interval is skipped instead.
-import type { Log } from '../../proto/log.ts';
+import type { Log } from '../../deploy/runtime/log.ts';
 import { checkMetricName, HOST_NAME, type Metrics, quoteName } from '../../proto/sample.ts';
 import { fetchEndpoint, type RemoteSettings } from './endpoint.ts';
 import type { Entry } from './file.ts';

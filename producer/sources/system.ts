@@ -2,7 +2,7 @@
 // directly: no program is ever started to collect. Elsewhere systeminformation
 // answers (system/fallback.ts, loaded only there: it would cost memory here).
 // A collector that fails leaves its metrics out; the others still report.
-import type { Log } from '../../proto/log.ts';
+import type { Log } from '../../deploy/runtime/log.ts';
 import type { Metrics } from '../../proto/sample.ts';
 import type { PartialRecord, Source } from './source.ts';
 import { Reading, type SystemCollector } from './system/collector.ts';

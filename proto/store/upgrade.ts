@@ -5,9 +5,9 @@
 // the services must not fold at the same time: an old fold writes layout 1.
 import { readFileSync } from 'node:fs';
 import type { Result } from 'ioredis';
+import type { Log } from '../../deploy/runtime/log.ts';
+import type { RedisClient } from '../../deploy/runtime/redis.ts';
 import { keys } from '../keys.ts';
-import type { Log } from '../log.ts';
-import type { RedisClient } from '../redis.ts';
 import type { Retention } from '../retention.ts';
 import {
   DAY_MS,

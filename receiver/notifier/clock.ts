@@ -4,12 +4,13 @@
 // every open incident. Every copy runs it; the Nats-Msg-Id of each reminder
 // (`<receiver>/<id>:reminder:<n>`) and refresh queues it once, and the record
 // of the last reminder queued keeps a later tick from queueing it again.
+
+import type { Log } from '../../deploy/runtime/log.ts';
+import type { JetStreamPublisher } from '../../deploy/runtime/publish.ts';
+import type { RedisClient } from '../../deploy/runtime/redis.ts';
 import type { AckStore } from '../../proto/ack.ts';
 import { alertKeys } from '../../proto/keys.ts';
-import type { Log } from '../../proto/log.ts';
-import type { RedisClient } from '../../proto/redis.ts';
 import { type SilenceStore, silences } from '../../proto/silence.ts';
-import type { JetStreamPublisher } from '../publish.ts';
 import type { Delivery } from './delivery.ts';
 import { queueDelivery } from './dispatcher.ts';
 import { type Routing, targetsOf } from './routing.ts';

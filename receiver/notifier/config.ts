@@ -3,21 +3,21 @@
 // the receivers and routes of RULES_FILE, checked here so that a bad one stops
 // the service at start. Later changes of the file are reloaded (service.ts).
 
-import type { Command } from '../../proto/command.ts';
+import type { Command } from '../../deploy/runtime/command.ts';
 import {
   ConfigError,
   type Env,
   readConfig,
   type Settings,
   SHARED_DEFAULTS,
-} from '../../proto/config.ts';
+} from '../../deploy/runtime/config.ts';
+import { type LogSettings, readLogSettings } from '../../deploy/runtime/log.ts';
+import { type NatsSettings, readNatsSettings } from '../../deploy/runtime/nats.ts';
+import { type RedisSettings, readRedisSettings } from '../../deploy/runtime/redis.ts';
+import { type ListenSettings, readListenSettings } from '../../deploy/runtime/startup.ts';
+import { FileError, readStructuredFile } from '../../deploy/runtime/structured-file.ts';
+import { readTrustSettings, type TrustSettings } from '../../deploy/runtime/trust.ts';
 import { readIncidentRetention } from '../../proto/incident.ts';
-import { type LogSettings, readLogSettings } from '../../proto/log.ts';
-import { type NatsSettings, readNatsSettings } from '../../proto/nats.ts';
-import { type RedisSettings, readRedisSettings } from '../../proto/redis.ts';
-import { type ListenSettings, readListenSettings } from '../../proto/startup.ts';
-import { FileError, readStructuredFile } from '../../proto/structured-file.ts';
-import { readTrustSettings, type TrustSettings } from '../../proto/trust.ts';
 import type { DeliverySettings } from './delivery.ts';
 import { parseRouting, type Routing, RoutingError, type SettingsReceivers } from './routing.ts';
 

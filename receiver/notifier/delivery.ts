@@ -7,15 +7,15 @@
 // idempotency key lets the receiver drop a repeat.
 import type { JsMsg } from 'nats';
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { DurableReader } from '../../deploy/runtime/durable.ts';
+import type { Log } from '../../deploy/runtime/log.ts';
+import type { NatsLink } from '../../deploy/runtime/nats.ts';
+import type { RedisClient } from '../../deploy/runtime/redis.ts';
+import { RequestError, request } from '../../deploy/runtime/request.ts';
+import type { Trust } from '../../deploy/runtime/trust.ts';
 import type { Incident } from '../../proto/incident.ts';
 import { alertKeys } from '../../proto/keys.ts';
-import type { Log } from '../../proto/log.ts';
-import type { NatsLink } from '../../proto/nats.ts';
 import { DELIVERIES_STREAM, deliveryConsumer, deliverySubject } from '../../proto/receivers.ts';
-import type { RedisClient } from '../../proto/redis.ts';
-import { RequestError, request } from '../../proto/request.ts';
-import type { Trust } from '../../proto/trust.ts';
-import { DurableReader } from '../durable.ts';
 import type { FormatContext, OutgoingRequest, ReceiverKind } from './receivers/kind.ts';
 import type { ReceiverSpec } from './routing.ts';
 

@@ -7,18 +7,18 @@
 // stream's duplicate window keeps them once.
 import type { JsMsg } from 'nats';
 import { Counter, type Registry } from 'prom-client';
+import { DurableReader } from '../../deploy/runtime/durable.ts';
+import type { Log } from '../../deploy/runtime/log.ts';
+import type { NatsLink } from '../../deploy/runtime/nats.ts';
+import type { JetStreamPublisher } from '../../deploy/runtime/publish.ts';
 import {
   INCIDENTS_STREAM,
   INCIDENTS_SUBJECTS,
   type IncidentEvent,
   NOTIFIER_CONSUMER,
 } from '../../proto/incident.ts';
-import type { Log } from '../../proto/log.ts';
-import type { NatsLink } from '../../proto/nats.ts';
 import { deliverySubject } from '../../proto/receivers.ts';
 import type { SilenceStore } from '../../proto/silence.ts';
-import { DurableReader } from '../durable.ts';
-import type { JetStreamPublisher } from '../publish.ts';
 import { type Delivery, HOLD_MS } from './delivery.ts';
 import { type Routing, targetsOf } from './routing.ts';
 

@@ -1,8 +1,8 @@
 // The notifier service: delivers every incident transition (and reminders)
 // to webhooks, Slack and Alertmanager, at least once and in order per incident.
-import { startCommand } from '../../proto/command.ts';
-import { exitOnStartFailure, onShutdown } from '../../proto/lifecycle.ts';
-import { createLog } from '../../proto/log.ts';
+import { startCommand } from '../../deploy/runtime/command.ts';
+import { exitOnStartFailure, onShutdown } from '../../deploy/runtime/lifecycle.ts';
+import { createLog } from '../../deploy/runtime/log.ts';
 import { notifierCommand } from './config.ts';
 import { startNotifier } from './service.ts';
 

@@ -3,20 +3,25 @@
 // worker per receiver, the clock of reminders and Alertmanager refreshes, the
 // RULES_FILE watch (its receivers and routes reload on SIGHUP or a change), the
 // receivers' registration for the gateway, and the HTTP face for health and metrics.
+
+import { createHealthApp } from '../../deploy/runtime/health.ts';
+import type { Listener } from '../../deploy/runtime/http.ts';
+import type { Log } from '../../deploy/runtime/log.ts';
+import {
+  connectNats,
+  ensureDeliveriesStream,
+  ensureIncidentsStream,
+} from '../../deploy/runtime/nats.ts';
+import { JetStreamPublisher } from '../../deploy/runtime/publish.ts';
+import { connectRedis, isRedisReady, type RedisClient } from '../../deploy/runtime/redis.ts';
+import { FileReloader } from '../../deploy/runtime/reload.ts';
+import { listenWhileStarting } from '../../deploy/runtime/startup.ts';
+import { createRegistry, publishStats } from '../../deploy/runtime/stats.ts';
+import { Trust } from '../../deploy/runtime/trust.ts';
 import { AckStore } from '../../proto/ack.ts';
-import { createHealthApp } from '../../proto/health.ts';
-import type { Listener } from '../../proto/http.ts';
 import { alertKeys } from '../../proto/keys.ts';
-import type { Log } from '../../proto/log.ts';
-import { connectNats, ensureDeliveriesStream, ensureIncidentsStream } from '../../proto/nats.ts';
 import { type ReceiverInfo, redactedUrl } from '../../proto/receivers.ts';
-import { connectRedis, isRedisReady, type RedisClient } from '../../proto/redis.ts';
-import { FileReloader } from '../../proto/reload.ts';
 import { SilenceStore } from '../../proto/silence.ts';
-import { listenWhileStarting } from '../../proto/startup.ts';
-import { createRegistry, publishStats } from '../../proto/stats.ts';
-import { Trust } from '../../proto/trust.ts';
-import { JetStreamPublisher } from '../publish.ts';
 import { NotifierClock } from './clock.ts';
 import type { NotifierConfig } from './config.ts';
 import { createDeliveryCounters, DeliveryWorker } from './delivery.ts';

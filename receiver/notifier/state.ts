@@ -1,9 +1,10 @@
 // What the notifier asks Redis about incidents it did not just receive: which
 // are open now (for reminders and Alertmanager refreshes), and whether one is
 // still worth a reminder (open, unacknowledged, not silenced).
+
+import type { RedisClient } from '../../deploy/runtime/redis.ts';
 import type { AckStore } from '../../proto/ack.ts';
 import { type Incident, incidentKeys } from '../../proto/incident.ts';
-import type { RedisClient } from '../../proto/redis.ts';
 import { type SilenceStore, silences } from '../../proto/silence.ts';
 import type { DeliveryState } from './delivery.ts';
 import { type Routing, targetsOf } from './routing.ts';

@@ -7,11 +7,11 @@
 import { readFileSync } from 'node:fs';
 import type { Result } from 'ioredis';
 import { Counter, type Registry } from 'prom-client';
+import type { Log } from '../../deploy/runtime/log.ts';
+import type { NatsLink } from '../../deploy/runtime/nats.ts';
+import type { RedisClient } from '../../deploy/runtime/redis.ts';
 import { incidentKeys, RULES_CONSUMER } from '../../proto/incident.ts';
 import { alertKeys } from '../../proto/keys.ts';
-import type { Log } from '../../proto/log.ts';
-import type { NatsLink } from '../../proto/nats.ts';
-import type { RedisClient } from '../../proto/redis.ts';
 import { SAMPLES_STREAM, SAMPLES_SUBJECTS } from '../../proto/subjects.ts';
 import type { Publish, RuleEvaluator } from './evaluator.ts';
 import { ruleWatches } from './rules.ts';

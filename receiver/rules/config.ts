@@ -1,14 +1,14 @@
 // The rules consumer's settings, read once at start (see .env.example); the
 // rules file itself is checked here too, so a bad one stops the service at start.
 // Later changes of the file are reloaded while it runs (service.ts).
-import type { Command } from '../../proto/command.ts';
-import { ConfigError, type Env, readConfig, SHARED_DEFAULTS } from '../../proto/config.ts';
+import type { Command } from '../../deploy/runtime/command.ts';
+import { ConfigError, type Env, readConfig, SHARED_DEFAULTS } from '../../deploy/runtime/config.ts';
+import { type LogSettings, readLogSettings } from '../../deploy/runtime/log.ts';
+import { type NatsSettings, readNatsSettings } from '../../deploy/runtime/nats.ts';
+import { type RedisSettings, readRedisSettings } from '../../deploy/runtime/redis.ts';
+import { type ListenSettings, readListenSettings } from '../../deploy/runtime/startup.ts';
+import { FileError, readStructuredFile } from '../../deploy/runtime/structured-file.ts';
 import { readIncidentRetention } from '../../proto/incident.ts';
-import { type LogSettings, readLogSettings } from '../../proto/log.ts';
-import { type NatsSettings, readNatsSettings } from '../../proto/nats.ts';
-import { type RedisSettings, readRedisSettings } from '../../proto/redis.ts';
-import { type ListenSettings, readListenSettings } from '../../proto/startup.ts';
-import { FileError, readStructuredFile } from '../../proto/structured-file.ts';
 import { DEFAULT_RULES_SOURCE, parseRules, type Rule, RuleError } from './rules.ts';
 
 export interface RulesConfig extends ListenSettings {

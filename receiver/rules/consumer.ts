@@ -4,13 +4,13 @@
 // are published and indexed. (Absent rules run on a clock: absence.ts.)
 import type { JsMsg } from 'nats';
 import { Counter, type Registry } from 'prom-client';
+import { DurableReader } from '../../deploy/runtime/durable.ts';
+import type { Log } from '../../deploy/runtime/log.ts';
+import type { NatsLink } from '../../deploy/runtime/nats.ts';
+import type { JetStreamPublisher } from '../../deploy/runtime/publish.ts';
 import { type IncidentEvent, incidentSubject, RULES_CONSUMER } from '../../proto/incident.ts';
-import type { Log } from '../../proto/log.ts';
-import type { NatsLink } from '../../proto/nats.ts';
 import { decodeSample, InputError, type Sample } from '../../proto/sample.ts';
 import { SAMPLES_STREAM, SAMPLES_SUBJECTS } from '../../proto/subjects.ts';
-import { DurableReader } from '../durable.ts';
-import type { JetStreamPublisher } from '../publish.ts';
 import type { RuleEvaluator } from './evaluator.ts';
 
 export interface RulesCounters {

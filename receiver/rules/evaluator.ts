@@ -5,6 +5,7 @@
 // (absence.ts); they share the outbox.
 import { readFileSync } from 'node:fs';
 import type { Result } from 'ioredis';
+import type { RedisClient } from '../../deploy/runtime/redis.ts';
 import {
   type Incident,
   type IncidentEvent,
@@ -13,7 +14,6 @@ import {
   type Transition,
 } from '../../proto/incident.ts';
 import { alertKeys } from '../../proto/keys.ts';
-import type { RedisClient } from '../../proto/redis.ts';
 import type { Sample } from '../../proto/sample.ts';
 import { type AbsentRule, type Rule, ruleWatches, type ThresholdRule } from './rules.ts';
 

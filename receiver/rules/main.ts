@@ -1,8 +1,8 @@
 // The rules consumer service: opens and resolves incidents from window
 // aggregates of each host's samples.
-import { startCommand } from '../../proto/command.ts';
-import { exitOnStartFailure, onShutdown } from '../../proto/lifecycle.ts';
-import { createLog } from '../../proto/log.ts';
+import { startCommand } from '../../deploy/runtime/command.ts';
+import { exitOnStartFailure, onShutdown } from '../../deploy/runtime/lifecycle.ts';
+import { createLog } from '../../deploy/runtime/log.ts';
 import { rulesCommand } from './config.ts';
 import { startRules } from './service.ts';
 

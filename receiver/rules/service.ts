@@ -1,15 +1,19 @@
 // Builds a running rules consumer: connections, the incidents stream, the
 // evaluation loop, the absence clock, the rules file watch (SIGHUP or a change
 // reloads it), and a small HTTP face for health and metrics.
-import { createHealthApp } from '../../proto/health.ts';
-import type { Listener } from '../../proto/http.ts';
-import type { Log } from '../../proto/log.ts';
-import { connectNats, ensureIncidentsStream, ensureSamplesStream } from '../../proto/nats.ts';
-import { connectRedis, isRedisReady } from '../../proto/redis.ts';
-import { FileReloader } from '../../proto/reload.ts';
-import { listenWhileStarting } from '../../proto/startup.ts';
-import { createRegistry, publishStats } from '../../proto/stats.ts';
-import { JetStreamPublisher } from '../publish.ts';
+import { createHealthApp } from '../../deploy/runtime/health.ts';
+import type { Listener } from '../../deploy/runtime/http.ts';
+import type { Log } from '../../deploy/runtime/log.ts';
+import {
+  connectNats,
+  ensureIncidentsStream,
+  ensureSamplesStream,
+} from '../../deploy/runtime/nats.ts';
+import { JetStreamPublisher } from '../../deploy/runtime/publish.ts';
+import { connectRedis, isRedisReady } from '../../deploy/runtime/redis.ts';
+import { FileReloader } from '../../deploy/runtime/reload.ts';
+import { listenWhileStarting } from '../../deploy/runtime/startup.ts';
+import { createRegistry, publishStats } from '../../deploy/runtime/stats.ts';
 import { AbsenceWatch, createAbsenceCounters } from './absence.ts';
 import type { RulesConfig } from './config.ts';
 import { createRulesCounters, RulesConsumer } from './consumer.ts';

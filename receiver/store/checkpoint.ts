@@ -6,11 +6,12 @@
 // stream, for as far back as the stream keeps samples.
 import type { KV } from 'nats';
 import { Counter, type Registry } from 'prom-client';
+import type { Log } from '../../deploy/runtime/log.ts';
+import type { NatsLink } from '../../deploy/runtime/nats.ts';
+import type { RecordingStore } from '../../deploy/runtime/recording-store.ts';
+import type { RedisClient } from '../../deploy/runtime/redis.ts';
 import { keys } from '../../proto/keys.ts';
-import type { Log } from '../../proto/log.ts';
-import type { NatsLink } from '../../proto/nats.ts';
-import { copyRulesToRedis, type RecordingStore } from '../../proto/recording.ts';
-import type { RedisClient } from '../../proto/redis.ts';
+import { copyRulesToRedis } from '../../proto/recording.ts';
 import { SAMPLES_STREAM, STORE_CONSUMER } from '../../proto/subjects.ts';
 import type { Folder } from '../fold.ts';
 import { refold } from './refold.ts';

@@ -1,17 +1,19 @@
 // The storage consumer's settings, read once at start (see .env.example).
-import type { Command } from '../../proto/command.ts';
-import { type Env, readConfig } from '../../proto/config.ts';
-import { type LogSettings, readLogSettings } from '../../proto/log.ts';
-import { type NatsSettings, readNatsSettings } from '../../proto/nats.ts';
-import { type RedisSettings, readRedisSettings } from '../../proto/redis.ts';
+import type { Command } from '../../deploy/runtime/command.ts';
+import { type Env, readConfig, type Settings } from '../../deploy/runtime/config.ts';
+import { type LogSettings, readLogSettings } from '../../deploy/runtime/log.ts';
+import { type NatsSettings, readNatsSettings } from '../../deploy/runtime/nats.ts';
+import { type RedisSettings, readRedisSettings } from '../../deploy/runtime/redis.ts';
+import { type ListenSettings, readListenSettings } from '../../deploy/runtime/startup.ts';
 import { readRetention } from '../../proto/retention.ts';
-import { type ListenSettings, readListenSettings } from '../../proto/startup.ts';
 import type { FoldSettings } from '../fold.ts';
 import type { StoreConsumerSettings } from './consumer.ts';
 
 export interface StoreConfig extends ListenSettings {
-  /** Where the consumer answers /healthz, /readyz and /metrics (CONSUMER_URL). */
+  /** Where the store answers /healthz, /readyz and /metrics (STORE_URL). */
   url: URL;
+  /** Set when the URL came from the deprecated CONSUMER_URL, so that the store warns at start. */
+  deprecatedUrlSetting?: typeof DEPRECATED_URL_SETTING;
   nats: NatsSettings;
   redis: RedisSettings;
   fold: FoldSettings;
@@ -21,13 +23,28 @@ export interface StoreConfig extends ListenSettings {
   log: LogSettings;
 }
 
+/**
+ * STORE_URL's name from when the service was called `consumer`: operators' env
+ * files still set it, so it is read when STORE_URL is not, and the store warns.
+ */
+export const DEPRECATED_URL_SETTING = 'CONSUMER_URL';
+
+/** Which setting names the store's URL: STORE_URL, unless only the deprecated one is set. */
+function urlSetting(s: Settings): 'STORE_URL' | typeof DEPRECATED_URL_SETTING {
+  const set = (name: string) => (s.env[name] ?? '').trim() !== '';
+  return !set('STORE_URL') && set(DEPRECATED_URL_SETTING) ? DEPRECATED_URL_SETTING : 'STORE_URL';
+}
+
 export const storeCommand: Command<StoreConfig> = {
-  name: 'consumer',
+  name: 'store',
   about:
     'the storage consumer: folds every sample of the JetStream stream into Redis, resuming where it stopped.',
   parse: (s) => ({
     log: readLogSettings(s),
-    ...readListenSettings(s, 'CONSUMER_URL', 'http://localhost:8091/'),
+    ...readListenSettings(s, urlSetting(s), 'http://localhost:8091/'),
+    ...(urlSetting(s) === DEPRECATED_URL_SETTING && {
+      deprecatedUrlSetting: DEPRECATED_URL_SETTING,
+    }),
     nats: readNatsSettings(s),
     redis: readRedisSettings(s),
     fold: readRetention(s),

@@ -4,8 +4,9 @@
 // unacknowledged sample; a redelivery is a no-op thanks to the idempotent fold.
 import type { JsMsg } from 'nats';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { Log } from '../../proto/log.ts';
-import type { NatsLink } from '../../proto/nats.ts';
+import { DurableReader } from '../../deploy/runtime/durable.ts';
+import type { Log } from '../../deploy/runtime/log.ts';
+import type { NatsLink } from '../../deploy/runtime/nats.ts';
 import { decodeSample, InputError, type Sample } from '../../proto/sample.ts';
 import {
   SAMPLES_STREAM,
@@ -13,7 +14,6 @@ import {
   STORE_CONSUMER,
   sampleIdentity,
 } from '../../proto/subjects.ts';
-import { DurableReader } from '../durable.ts';
 import type { Folder, FoldOutcome } from '../fold.ts';
 
 export interface StoreConsumerSettings {

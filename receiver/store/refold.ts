@@ -2,8 +2,8 @@
 // from the record. Safe to run any number of times, beside the live folds: the
 // fold is idempotent and a late sample never replaces a newer value.
 import { DeliverPolicy } from 'nats';
-import type { Log } from '../../proto/log.ts';
-import type { NatsLink } from '../../proto/nats.ts';
+import type { Log } from '../../deploy/runtime/log.ts';
+import type { NatsLink } from '../../deploy/runtime/nats.ts';
 import { decodeSample, InputError } from '../../proto/sample.ts';
 import { SAMPLES_STREAM, SAMPLES_SUBJECTS } from '../../proto/subjects.ts';
 import type { Folder } from '../fold.ts';

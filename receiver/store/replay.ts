@@ -1,10 +1,10 @@
 // `npm run replay [-- --from N]`: folds the samples stream into Redis again,
 // from stream position N (default: the first it keeps). Safe at any time, next
 // to the running services: what is already right stays as it is.
-import { type Command, startCommand } from '../../proto/command.ts';
-import { createLog, type LogSettings, readLogSettings } from '../../proto/log.ts';
-import { connectNats, type NatsSettings, readNatsSettings } from '../../proto/nats.ts';
-import { connectRedis, type RedisSettings, readRedisSettings } from '../../proto/redis.ts';
+import { type Command, startCommand } from '../../deploy/runtime/command.ts';
+import { createLog, type LogSettings, readLogSettings } from '../../deploy/runtime/log.ts';
+import { connectNats, type NatsSettings, readNatsSettings } from '../../deploy/runtime/nats.ts';
+import { connectRedis, type RedisSettings, readRedisSettings } from '../../deploy/runtime/redis.ts';
 import { type Retention, readRetention } from '../../proto/retention.ts';
 import { Folder } from '../fold.ts';
 import { refold } from './refold.ts';

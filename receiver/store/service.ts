@@ -1,13 +1,13 @@
 // Builds a running storage consumer: connections, the fold loop, and a small
 // HTTP face for health and metrics. main.ts wires it to the process.
-import { createHealthApp } from '../../proto/health.ts';
-import type { Listener } from '../../proto/http.ts';
-import type { Log } from '../../proto/log.ts';
-import { connectNats, ensureSamplesStream } from '../../proto/nats.ts';
-import { RecordingStore } from '../../proto/recording.ts';
-import { connectRedis, isRedisReady } from '../../proto/redis.ts';
-import { listenWhileStarting } from '../../proto/startup.ts';
-import { createRegistry, publishStats } from '../../proto/stats.ts';
+import { createHealthApp } from '../../deploy/runtime/health.ts';
+import type { Listener } from '../../deploy/runtime/http.ts';
+import type { Log } from '../../deploy/runtime/log.ts';
+import { connectNats, ensureSamplesStream } from '../../deploy/runtime/nats.ts';
+import { RecordingStore } from '../../deploy/runtime/recording-store.ts';
+import { connectRedis, isRedisReady } from '../../deploy/runtime/redis.ts';
+import { listenWhileStarting } from '../../deploy/runtime/startup.ts';
+import { createRegistry, publishStats } from '../../deploy/runtime/stats.ts';
 import { type UpgradeResult, upgradeLayout } from '../../proto/store/upgrade.ts';
 import { Folder } from '../fold.ts';
 import { Checkpointer, createCheckpointCounters } from './checkpoint.ts';
@@ -25,13 +25,18 @@ export interface RunningStore {
 }
 
 export function startStore(config: StoreConfig, log: Log): Promise<RunningStore> {
+  if (config.deprecatedUrlSetting) {
+    log.warn(`${config.deprecatedUrlSetting} is deprecated: name the setting STORE_URL instead`, {
+      setting: config.deprecatedUrlSetting,
+    });
+  }
   return listenWhileStarting(config, log, async (startup) => {
-    const nats = await connectNats(config.nats, 'loadstar-consumer', log);
+    const nats = await connectNats(config.nats, 'loadstar-store', log);
     startup.connected('nats');
     await ensureSamplesStream(nats.jsm, config.nats, log);
-    const redis = await connectRedis(config.redis, 'loadstar-consumer', log);
+    const redis = await connectRedis(config.redis, 'loadstar-store', log);
     startup.connected('redis');
-    const registry = createRegistry('consumer');
+    const registry = createRegistry('store');
     const folder = new Folder(redis, config.fold, config.redis);
     const recording = await RecordingStore.open(nats.nc, config.nats.replicas);
     const stopWatch = await recording.watch((rules) => folder.useRules(rules), log);
@@ -74,7 +79,7 @@ export function startStore(config: StoreConfig, log: Log): Promise<RunningStore>
     const stopStats = publishStats(
       registry,
       redis,
-      `consumer:${listener.url.host}:${process.pid}`,
+      `store:${listener.url.host}:${process.pid}`,
       log,
     );
     log.info('folding samples into Redis', {

@@ -2,7 +2,7 @@
 // (POST: read the body, answer 200 JSON; GET: answer a fixed small JSON), served
 // like the loadstar services. Loadstar's figures are quoted as a share of it.
 import Koa from 'koa';
-import { listenHttp } from '../../proto/http.ts';
+import { listenHttp } from '../../deploy/runtime/http.ts';
 
 const FIXED_ANSWER = JSON.stringify({ cpu: 12.5, mem: 40.1, 'load.1': 0.52 });
 

@@ -80,7 +80,7 @@ export async function compareWithCeiling(
       process.stderr.write(
         `  ${label} round ${r + 1}/${plan.rounds} ${side.name}: ${Math.round(result.perSecond)}/s, ` +
           `p99 ${result.latency.p99.toFixed(1)} ms${result.failed ? `, ${result.failed} failed` : ''}` +
-          `${settleMs ? `, consumer caught up in ${settleMs} ms` : ''}\n`,
+          `${settleMs ? `, store caught up in ${settleMs} ms` : ''}\n`,
       );
     }
   }

@@ -105,7 +105,7 @@ export async function measureDashboard(
   plan: DashboardPlan,
   say: (message: string) => void,
 ): Promise<string> {
-  say('dashboard: starting nats-server, redis-server, receiver, consumer and gateway');
+  say('dashboard: starting nats-server, redis-server, receiver, store and gateway');
   const servers = await processes.startServers();
   const loadstar = await startLoadstar(processes, servers);
   const started = Date.now();

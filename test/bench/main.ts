@@ -35,7 +35,7 @@ function step(message: string): void {
 }
 
 async function run(options: BenchOptions, plan: BenchPlan, processes: Processes) {
-  step('starting nats-server, redis-server, receiver, consumer, gateway and the bare-Koa ceiling');
+  step('starting nats-server, redis-server, receiver, store, gateway and the bare-Koa ceiling');
   const servers = await processes.startServers();
   const [loadstar, ceiling] = await Promise.all([
     startLoadstar(processes, servers),
@@ -46,7 +46,7 @@ async function run(options: BenchOptions, plan: BenchPlan, processes: Processes)
   try {
     const pids = new Map([
       ['receiver', loadstar.receiver.pid],
-      ['consumer', loadstar.consumer.pid],
+      ['store', loadstar.consumer.pid],
       ['gateway', loadstar.gateway.pid],
       ['nats-server', servers.nats.pid()],
       ['redis-server', servers.redis.pid()],
@@ -57,7 +57,7 @@ async function run(options: BenchOptions, plan: BenchPlan, processes: Processes)
       new CpuMeter(new Map(names.map((name) => [name, pids.get(name)!])));
     const pipelineProcesses = [
       'receiver',
-      'consumer',
+      'store',
       'gateway',
       'nats-server',
       'redis-server',
@@ -211,9 +211,7 @@ async function run(options: BenchOptions, plan: BenchPlan, processes: Processes)
 
 /** `--producer`: only the agent's footprint, beside node_exporter, posting to a real pipeline. */
 async function runProducer(options: BenchOptions, plan: BenchPlan, processes: Processes) {
-  step(
-    'starting nats-server, redis-server, receiver, consumer and gateway for the agent to post to',
-  );
+  step('starting nats-server, redis-server, receiver, store and gateway for the agent to post to');
   const loadstar = await startLoadstar(processes, await processes.startServers());
   const footprint = await measureFootprint(
     processes,

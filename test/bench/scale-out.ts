@@ -67,7 +67,7 @@ export async function runScaleOut(plan: BenchPlan, processes: Processes): Promis
     NATS_URL: servers.nats.url,
     REDIS_URL: servers.redis.url,
     RECEIVER_URL: `http://127.0.0.1:${ports.receiver}/data`,
-    CONSUMER_URL: `http://127.0.0.1:${ports.consumer}/`,
+    STORE_URL: `http://127.0.0.1:${ports.consumer}/`,
   });
   const copies = await Promise.all(
     [1, 2].map(async (n) => ({
@@ -84,10 +84,10 @@ export async function runScaleOut(plan: BenchPlan, processes: Processes): Promis
   };
   const startConsumer = async (n: number): Promise<Copy> => {
     const env = copies[n - 1]!.env;
-    const child = processes.startNode(`consumer-${n}`, 'receiver/store/main.ts', env, {
+    const child = processes.startNode(`store-${n}`, 'receiver/store/main.ts', env, {
       built: true,
     });
-    const readyUrl = `${env.CONSUMER_URL}readyz`;
+    const readyUrl = `${env.STORE_URL}readyz`;
     await waitReady(child, readyUrl);
     return { child, readyUrl };
   };
@@ -99,10 +99,10 @@ export async function runScaleOut(plan: BenchPlan, processes: Processes): Promis
     const receivers = [await startReceiver(1)];
     const consumers = [await startConsumer(1)];
     const layouts: Layout[] = [];
-    layouts.push(await ingest('1 receiver, 1 consumer', receivers, consumers));
+    layouts.push(await ingest('1 receiver, 1 store', receivers, consumers));
     receivers.push(await startReceiver(2));
     consumers.push(await startConsumer(2));
-    layouts.push(await ingest('2 receivers, 2 consumers', receivers, consumers));
+    layouts.push(await ingest('2 receivers, 2 stores', receivers, consumers));
 
     // The consumers' own rate: a backlog only the stream holds, folded by 1 copy, then by 2.
     for (const c of consumers) await processes.stop(c.child);
@@ -242,7 +242,7 @@ function perSample(seconds: Map<string, number>, samples: number): Map<string, n
 }
 
 function render(layouts: Layout[], drains: DrainFigures[]): string {
-  const kinds = ['receiver', 'consumer', 'nats-server', 'redis-server'];
+  const kinds = ['receiver', 'store', 'nats-server', 'redis-server'];
   const us = (m: Map<string, number>, kind: string) => {
     const v = m.get(kind);
     return v === undefined || !Number.isFinite(v) ? '-' : String(Math.round(v));
@@ -267,12 +267,12 @@ function render(layouts: Layout[], drains: DrainFigures[]): string {
     [
       'storage consumer on a stream backlog',
       'samples/s',
-      ...['consumer', 'nats-server', 'redis-server'].map((k) => `${k} µs/sample`),
+      ...['store', 'nats-server', 'redis-server'].map((k) => `${k} µs/sample`),
     ],
     drains.map((d) => [
       `${d.consumers} cop${d.consumers === 1 ? 'y' : 'ies'} sharing loadstar-store`,
       count(d.perSecond),
-      ...['consumer', 'nats-server', 'redis-server'].map((k) => us(d.cpuPerSample, k)),
+      ...['store', 'nats-server', 'redis-server'].map((k) => us(d.cpuPerSample, k)),
     ]),
   );
   const gain = layouts.length === 2 ? layouts[1]!.perSecond / layouts[0]!.perSecond : Number.NaN;
@@ -282,7 +282,7 @@ function render(layouts: Layout[], drains: DrainFigures[]): string {
     '',
     drainTable,
     '',
-    `2 copies / 1 copy: ingest ${gain.toFixed(2)}x, consumer backlog ${drainGain.toFixed(2)}x ` +
+    `2 copies / 1 copy: ingest ${gain.toFixed(2)}x, store backlog ${drainGain.toFixed(2)}x ` +
       '(on a machine whose cores are all busy already, a second copy only shares them; ' +
       'the µs/sample columns are what each part costs, whatever the number of cores).',
   ].join('\n');

@@ -29,7 +29,7 @@ export async function startLoadstar(
     NATS_URL: servers.nats.url,
     REDIS_URL: servers.redis.url,
     RECEIVER_URL: `http://127.0.0.1:${receiverPort}/data`,
-    CONSUMER_URL: `http://127.0.0.1:${consumerPort}/`,
+    STORE_URL: `http://127.0.0.1:${consumerPort}/`,
     WEB_SERVER_URL: `http://127.0.0.1:${gatewayPort}/`,
     GRPC_URL: `127.0.0.1:${grpcPort}`,
     // The history phase seeds 30 days of samples: the pipeline must accept samples that old.
@@ -39,12 +39,12 @@ export async function startLoadstar(
   // The receiver first: it creates the samples stream the others then find.
   const receiver = processes.startNode('receiver', 'receiver/main.ts', settings, { built: true });
   await waitReady(receiver, `http://127.0.0.1:${receiverPort}/readyz`);
-  const consumer = processes.startNode('consumer', 'receiver/store/main.ts', settings, {
+  const consumer = processes.startNode('store', 'receiver/store/main.ts', settings, {
     built: true,
   });
   const gateway = processes.startNode('gateway', 'gateway/main.ts', settings, { built: true });
   await Promise.all([
-    waitReady(consumer, `${settings.CONSUMER_URL}readyz`),
+    waitReady(consumer, `${settings.STORE_URL}readyz`),
     waitReady(gateway, `${settings.WEB_SERVER_URL}readyz`),
   ]);
   return {

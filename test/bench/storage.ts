@@ -14,7 +14,7 @@ import {
   v1ReadRaw,
   v1RenderMinutePoints,
   v1RenderRawPoints,
-} from '../store/v1/layout.ts';
+} from '../proto/store/v1/layout.ts';
 import { summarize } from './percentile.ts';
 import { cpuSeconds } from './proc-stat.ts';
 import type { Processes } from './processes.ts';

@@ -103,13 +103,13 @@ export class ClusterPipeline {
           cwd,
         ),
       );
-      const consumer = { ...this.shared, ...(await this.envFile(`consumer-${n}.env`)) };
+      const consumer = { ...this.shared, ...(await this.envFile(`store-${n}.env`)) };
       this.consumers.push(
         new NodePart(
-          `consumer-${n}`,
+          `store-${n}`,
           'receiver/store/main.ts',
           consumer,
-          new URL('readyz', consumer.CONSUMER_URL).href,
+          new URL('readyz', consumer.STORE_URL).href,
           cwd,
         ),
       );

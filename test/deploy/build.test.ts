@@ -12,7 +12,7 @@ import { freePort, removeDir } from '../harness/servers.ts';
 
 const ENTRY_POINTS = [
   ['receiver', 'receiver/main.ts'],
-  ['consumer', 'receiver/store/main.ts'],
+  ['store', 'receiver/store/main.ts'],
   ['rules', 'receiver/rules/main.ts'],
   ['notifier', 'receiver/notifier/main.ts'],
   ['gateway', 'gateway/main.ts'],
@@ -57,7 +57,7 @@ describe('the services built as JavaScript (npm run build)', function () {
         NATS_URL: shared.natsUrl,
         REDIS_URL: shared.redisUrl,
         RECEIVER_URL: `http://127.0.0.1:${r}/data`,
-        CONSUMER_URL: `http://127.0.0.1:${c}/`,
+        STORE_URL: `http://127.0.0.1:${c}/`,
         RULES_URL: `http://127.0.0.1:${rules}/`,
         NOTIFIER_URL: `http://127.0.0.1:${notifier}/`,
         WEB_SERVER_URL: gateway,

@@ -31,7 +31,7 @@ import { removeDir } from '../harness/servers.ts';
 
 const UNITS = join(DEPLOY, 'systemd');
 const ENV_DIR = join(UNITS, 'env');
-const NODE_SERVICES = ['receiver', 'consumer', 'rules', 'notifier', 'gateway'] as const;
+const NODE_SERVICES = ['receiver', 'store', 'rules', 'notifier', 'gateway'] as const;
 
 const envFile = (name: string) => parseEnv(read(join(ENV_DIR, name))) as Record<string, string>;
 const portOf = (url: string) => Number(new URL(url).port);

@@ -9,9 +9,9 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
+import { createLog } from '../../deploy/runtime/log.ts';
 import { Sender } from '../../producer/sender.ts';
 import { Spool } from '../../producer/spool.ts';
-import { createLog } from '../../proto/log.ts';
 import { decodeSample, encodeSample, type Sample } from '../../proto/sample.ts';
 
 const log = createLog('agents', { level: 'warn' });

@@ -9,11 +9,11 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import { connect, type NatsConnection } from 'nats';
+import { createMemoryLog } from '../../deploy/runtime/log.ts';
+import { connectNats } from '../../deploy/runtime/nats.ts';
+import { connectRedis } from '../../deploy/runtime/redis.ts';
 import { createLoadstarClient, type LoadstarClient } from '../../proto/grpc.ts';
 import { keys } from '../../proto/keys.ts';
-import { createMemoryLog } from '../../proto/log.ts';
-import { connectNats } from '../../proto/nats.ts';
-import { connectRedis } from '../../proto/redis.ts';
 import { Folder } from '../../receiver/fold.ts';
 import { refold } from '../../receiver/store/refold.ts';
 import { eventually } from '../harness/eventually.ts';
@@ -183,7 +183,7 @@ describe('faults', function () {
   const parts: PartName[] = [
     'agents',
     'receiver',
-    'consumer',
+    'store',
     'gateway',
     'nats-server',
     'redis-server',
@@ -217,7 +217,7 @@ describe('faults', function () {
 
     for (const [from, to] of [
       ['receiver', 'nats-server'],
-      ['consumer', 'redis-server'],
+      ['store', 'redis-server'],
     ] as const) {
       it(`loses and doubles nothing when ${from} and ${to} are cut off from each other for 10 s${suffix}`, async function () {
         if (partitionProblem) {

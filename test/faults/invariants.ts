@@ -4,8 +4,8 @@
 // subscriber that reconnects from its last position missed nothing.
 import { join } from 'node:path';
 import { DeliverPolicy, type NatsConnection } from 'nats';
+import type { RedisClient } from '../../deploy/runtime/redis.ts';
 import { keys } from '../../proto/keys.ts';
-import type { RedisClient } from '../../proto/redis.ts';
 import { decodeSample, type Sample } from '../../proto/sample.ts';
 import { rawBlockKeys, rawPoints } from '../../proto/store/codec.ts';
 import { SAMPLES_STREAM } from '../../proto/subjects.ts';

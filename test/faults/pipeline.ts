@@ -18,16 +18,10 @@ import {
 
 const TSX = import.meta.resolve('tsx');
 
-export type PartName =
-  | 'agents'
-  | 'receiver'
-  | 'consumer'
-  | 'gateway'
-  | 'nats-server'
-  | 'redis-server';
+export type PartName = 'agents' | 'receiver' | 'store' | 'gateway' | 'nats-server' | 'redis-server';
 
 /** Group ids that let iptables tell one service's connections from another's. */
-const GROUP = { receiver: 47_001, consumer: 47_002 } as const;
+const GROUP = { receiver: 47_001, store: 47_002 } as const;
 
 export interface Part {
   /** A PartName, or a copy of one (`receiver-2`) where several run. */
@@ -188,7 +182,7 @@ export class FaultPipeline {
       RECEIVER_URL: this.urls.receiver,
       WEB_SERVER_URL: this.urls.gateway,
       GRPC_URL: this.urls.grpc,
-      CONSUMER_URL: this.urls.consumer,
+      STORE_URL: this.urls.consumer,
       STORE_CHECKPOINT: '500ms',
       // Short, so that the "spool replayed after the duplicate window" fault need not wait two minutes.
       STREAM_DUPLICATE_WINDOW: '5s',
@@ -224,13 +218,13 @@ export class FaultPipeline {
       this.cwd,
       GROUP.receiver,
     );
-    this.parts.consumer = new NodePart(
-      'consumer',
+    this.parts.store = new NodePart(
+      'store',
       'receiver/store/main.ts',
       env,
       `${this.urls.consumer}readyz`,
       this.cwd,
-      GROUP.consumer,
+      GROUP.store,
     );
     this.parts.gateway = new NodePart(
       'gateway',
@@ -253,7 +247,7 @@ export class FaultPipeline {
       this.cwd,
     );
     await this.parts.receiver.start();
-    await Promise.all([this.parts.consumer.start(), this.parts.gateway.start()]);
+    await Promise.all([this.parts.store.start(), this.parts.gateway.start()]);
     await this.parts.agents.start();
   }
 
@@ -288,7 +282,7 @@ export class FaultPipeline {
       ...this.extra,
       this.parts.agents,
       this.parts.gateway,
-      this.parts.consumer,
+      this.parts.store,
       this.parts.receiver,
     ]) {
       await part?.stop();
@@ -311,7 +305,7 @@ export class FaultPipeline {
   }
 
   /** Drops every packet `from` sends to `to`'s port, until the returned heal is called. */
-  partition(from: 'receiver' | 'consumer', to: 'nats-server' | 'redis-server'): () => void {
+  partition(from: 'receiver' | 'store', to: 'nats-server' | 'redis-server'): () => void {
     const port = String(to === 'nats-server' ? this.nats.port : this.redis.port);
     const rule = dropRule(port, GROUP[from]);
     execFileSync('iptables', ['-I', ...rule]);

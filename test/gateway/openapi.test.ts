@@ -7,10 +7,10 @@ import { expect } from 'chai';
 import type Koa from 'koa';
 import { type Browser, chromium } from 'playwright-core';
 import { Registry } from 'prom-client';
+import { createMemoryLog } from '../../deploy/runtime/log.ts';
 import { readGatewayConfig } from '../../gateway/config.ts';
 import { createGatewayApp, type GatewayHttpDeps } from '../../gateway/http.ts';
 import type { RunningGateway } from '../../gateway/service.ts';
-import { createMemoryLog } from '../../proto/log.ts';
 import { openApiDocument } from '../../proto/openapi/document.ts';
 import type {
   MediaType,

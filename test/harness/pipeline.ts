@@ -4,10 +4,10 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { connect, type NatsConnection } from 'nats';
+import type { Env } from '../../deploy/runtime/config.ts';
+import { createMemoryLog } from '../../deploy/runtime/log.ts';
 import { readGatewayConfig } from '../../gateway/config.ts';
 import { type RunningGateway, startGateway } from '../../gateway/service.ts';
-import type { Env } from '../../proto/config.ts';
-import { createMemoryLog } from '../../proto/log.ts';
 import { encodeSample, type Sample } from '../../proto/sample.ts';
 import { readRawPoints } from '../../proto/store/codec.ts';
 import { sampleMsgId, sampleSubject } from '../../proto/subjects.ts';
@@ -29,7 +29,7 @@ export function testEnv(overrides: Record<string, string> = {}): Env {
     RECEIVER_URL: 'http://127.0.0.1:0/data',
     WEB_SERVER_URL: 'http://127.0.0.1:0/',
     GRPC_URL: '127.0.0.1:0',
-    CONSUMER_URL: 'http://127.0.0.1:0/',
+    STORE_URL: 'http://127.0.0.1:0/',
     RULES_URL: 'http://127.0.0.1:0/',
     NOTIFIER_URL: 'http://127.0.0.1:0/',
     LOG_LEVEL: 'warn',
@@ -53,7 +53,7 @@ export async function receiverOn(
 export async function storeOn(
   overrides: Record<string, string> = {},
 ): Promise<RunningStore & { log: ReturnType<typeof createMemoryLog> }> {
-  const log = createMemoryLog('consumer');
+  const log = createMemoryLog('store');
   const store = await startStore(readStoreConfig(testEnv(overrides)), log);
   return Object.assign(store, { log });
 }

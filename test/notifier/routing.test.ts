@@ -4,9 +4,9 @@
 // the incident, the transition and the idempotency key.
 import { join } from 'node:path';
 import { expect } from 'chai';
+import { readStructuredFile } from '../../deploy/runtime/structured-file.ts';
 import type { Incident } from '../../proto/incident.ts';
 import { parseSilence, silences } from '../../proto/silence.ts';
-import { readStructuredFile } from '../../proto/structured-file.ts';
 import type { Delivery } from '../../receiver/notifier/delivery.ts';
 import { alertmanager } from '../../receiver/notifier/receivers/alertmanager.ts';
 import { slack } from '../../receiver/notifier/receivers/slack.ts';

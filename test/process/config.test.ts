@@ -16,7 +16,7 @@ describe('a bad setting stops a service at start', function () {
       'localhost:8090/data',
       'must start with http://',
     ],
-    ['consumer', 'receiver/store/main.ts', 'STORE_IN_FLIGHT', 'many', "'many' is not a number"],
+    ['store', 'receiver/store/main.ts', 'STORE_IN_FLIGHT', 'many', "'many' is not a number"],
     ['gateway', 'gateway/main.ts', 'GRPC_URL', 'everywhere', 'is not host:port'],
     [
       'gateway',
@@ -26,7 +26,7 @@ describe('a bad setting stops a service at start', function () {
       'must start with nats:// or tls://',
     ],
     [
-      'consumer',
+      'store',
       'receiver/store/main.ts',
       'REDIS_URL',
       'redis-sentinel://127.0.0.1:26379',
@@ -56,7 +56,7 @@ describe('a bad setting stops a service at start', function () {
 /** Every entry point of package.json's scripts, by its npm script name. */
 const ENTRY_POINTS = [
   ['receiver', 'receiver/main.ts', 'MAX_HOSTS=10000'],
-  ['consumer', 'receiver/store/main.ts', 'STORE_CHECKPOINT=2s'],
+  ['store', 'receiver/store/main.ts', 'STORE_CHECKPOINT=2s'],
   ['rules', 'receiver/rules/main.ts', 'RULES_URL=http://localhost:8092/'],
   ['notifier', 'receiver/notifier/main.ts', 'NOTIFIER_URL=http://localhost:8093/'],
   ['gateway', 'gateway/main.ts', 'GRPC_URL=127.0.0.1:50051'],
@@ -140,12 +140,16 @@ describe('LOG_LEVEL and LOG_FORMAT', function () {
     });
   }
 
-  /** Runs the storage consumer until it is ready, then stops it; returns what it logged. */
-  async function consumerOutput(env: Record<string, string>, dotEnv: string): Promise<string> {
+  /** Runs the store until it is ready (its URL in `urlSetting`), then stops it; returns what it logged. */
+  async function storeOutput(
+    env: Record<string, string>,
+    dotEnv: string,
+    urlSetting = 'STORE_URL',
+  ): Promise<string> {
     const port = await freePort();
     const proc = runScript(
       'receiver/store/main.ts',
-      { ...servers(), CONSUMER_URL: `http://127.0.0.1:${port}/`, ...env },
+      { ...servers(), [urlSetting]: `http://127.0.0.1:${port}/`, ...env },
       [],
       { files: { '.env': dotEnv } },
     );
@@ -164,31 +168,37 @@ describe('LOG_LEVEL and LOG_FORMAT', function () {
   }
 
   it('takes LOG_LEVEL from .env for a service run alone', async () => {
-    const out = await consumerOutput({}, 'LOG_LEVEL=warn\n');
+    const out = await storeOutput({}, 'LOG_LEVEL=warn\n');
     // A clean start and stop logs only info lines: at warn, none of them.
     expect(out).to.not.match(/ INFO /);
-    const chatty = await consumerOutput({}, 'LOG_LEVEL=debug\n');
+    const chatty = await storeOutput({}, 'LOG_LEVEL=debug\n');
     expect(chatty).to.match(/ INFO .*stopped cleanly/);
   });
 
   it('lets the environment win over .env', async () => {
-    const out = await consumerOutput({ LOG_LEVEL: 'info' }, 'LOG_LEVEL=error\n');
+    const out = await storeOutput({ LOG_LEVEL: 'info' }, 'LOG_LEVEL=error\n');
     expect(out).to.match(/ INFO .*stopped cleanly/);
   });
 
   it('writes one JSON object per line with time, level, service, msg and the fields when LOG_FORMAT=json', async () => {
-    const out = await consumerOutput({}, 'LOG_FORMAT=json\n');
+    const out = await storeOutput({}, 'LOG_FORMAT=json\n');
     const lines = out.trim().split('\n');
     expect(lines.length).to.be.at.least(3);
     const entries = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
     for (const entry of entries) {
       expect(new Date(String(entry.time)).toISOString()).to.equal(entry.time);
       expect(entry.level).to.be.oneOf(['debug', 'info', 'warn', 'error']);
-      expect(entry.service).to.equal('consumer');
+      expect(entry.service).to.equal('store');
       expect(entry.msg).to.be.a('string').and.not.equal('');
     }
     const connected = entries.find((e) => e.msg === 'connected to NATS');
     expect(connected?.server, JSON.stringify(entries)).to.match(/^127\.0\.0\.1:\d+$/);
     expect(entries.at(-1)).to.include({ level: 'info', msg: 'stopped cleanly' });
+  });
+
+  it('still reads the store URL from the deprecated CONSUMER_URL, and warns to rename it', async () => {
+    const out = await storeOutput({}, '', 'CONSUMER_URL');
+    expect(out).to.match(/ WARN .*CONSUMER_URL is deprecated: name the setting STORE_URL instead/);
+    expect(out).to.match(/ INFO .*stopped cleanly/);
   });
 });

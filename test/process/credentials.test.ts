@@ -152,9 +152,9 @@ describe('connections with credentials', function () {
         readyz: '/readyz',
       },
       {
-        name: 'consumer',
+        name: 'store',
         file: 'receiver/store/main.ts',
-        setting: 'CONSUMER_URL',
+        setting: 'STORE_URL',
         path: '/',
         readyz: '/readyz',
       },

@@ -30,7 +30,7 @@ describe('services as processes', function () {
       NATS_URL: shared.natsUrl,
       REDIS_URL: shared.redisUrl,
       RECEIVER_URL: receiverUrl,
-      CONSUMER_URL: `http://127.0.0.1:${c}/`,
+      STORE_URL: `http://127.0.0.1:${c}/`,
       WEB_SERVER_URL: gatewayUrl,
       GRPC_URL: `127.0.0.1:${grpc}`,
       INTERVAL: '0.2',

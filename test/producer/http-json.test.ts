@@ -1,8 +1,8 @@
 import { expect } from 'chai';
+import { createMemoryLog } from '../../deploy/runtime/log.ts';
 import { collectSamples, SourceFailureCounts } from '../../producer/collect.ts';
 import type { HttpJsonSource } from '../../producer/sources/http-json.ts';
 import type { PartialRecord } from '../../producer/sources/source.ts';
-import { createMemoryLog } from '../../proto/log.ts';
 import { SampleIds } from '../../proto/sample.ts';
 import { freePort } from '../harness/servers.ts';
 import { type EndpointServer, sourcesFrom, startEndpointServer } from './remote.ts';

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import type { Redis } from 'ioredis';
+import { createMemoryLog } from '../../deploy/runtime/log.ts';
 import { configuredSources, startAgent } from '../../producer/agent.ts';
 import {
   Collector,
@@ -14,7 +15,6 @@ import {
 import { readProducerConfig } from '../../producer/config.ts';
 import type { PartialRecord, Source } from '../../producer/sources/source.ts';
 import { keys } from '../../proto/keys.ts';
-import { createMemoryLog } from '../../proto/log.ts';
 import { SampleIds } from '../../proto/sample.ts';
 import { eventually } from '../harness/eventually.ts';
 import { history, receiverOn, redisClient, uniqueName } from '../harness/pipeline.ts';

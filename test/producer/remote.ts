@@ -7,15 +7,15 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import type { Env } from '../../deploy/runtime/config.ts';
+import type { Log } from '../../deploy/runtime/log.ts';
+import { createMemoryLog } from '../../deploy/runtime/log.ts';
 import {
   createRemoteSource,
   type RemoteSourceSettings,
   readSourcesFile,
 } from '../../producer/sources/file.ts';
 import type { Source } from '../../producer/sources/source.ts';
-import type { Env } from '../../proto/config.ts';
-import type { Log } from '../../proto/log.ts';
-import { createMemoryLog } from '../../proto/log.ts';
 
 export interface Answer {
   status?: number;

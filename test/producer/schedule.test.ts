@@ -1,6 +1,6 @@
 import { expect } from 'chai';
+import { createMemoryLog } from '../../deploy/runtime/log.ts';
 import { nextTick, runOnSchedule } from '../../producer/schedule.ts';
-import { createMemoryLog } from '../../proto/log.ts';
 import { eventually } from '../harness/eventually.ts';
 
 describe('collection schedule', () => {

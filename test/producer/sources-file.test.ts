@@ -1,9 +1,9 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
+import { ConfigError } from '../../deploy/runtime/config.ts';
 import { readProducerConfig } from '../../producer/config.ts';
 import { readSourcesFile } from '../../producer/sources/file.ts';
-import { ConfigError } from '../../proto/config.ts';
 import { REPO, runScript } from '../harness/processes.ts';
 import { writeSourcesFile } from './remote.ts';
 

@@ -9,10 +9,10 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
+import { createMemoryLog } from '../../deploy/runtime/log.ts';
 import { collectSamples } from '../../producer/collect.ts';
 import { NvidiaSource, nvidiaDriverLoaded, parseNvidiaSmi } from '../../producer/sources/nvidia.ts';
 import type { PartialRecord, Source } from '../../producer/sources/source.ts';
-import { createMemoryLog } from '../../proto/log.ts';
 import { SampleIds } from '../../proto/sample.ts';
 import { eventually } from '../harness/eventually.ts';
 import { commandLine, isAlive } from '../harness/processes.ts';

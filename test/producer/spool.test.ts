@@ -2,8 +2,8 @@ import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
+import { createMemoryLog } from '../../deploy/runtime/log.ts';
 import { Spool } from '../../producer/spool.ts';
-import { createMemoryLog } from '../../proto/log.ts';
 import type { Sample } from '../../proto/sample.ts';
 
 const sample = (i: number): Sample => ({

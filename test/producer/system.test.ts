@@ -2,10 +2,10 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { expect } from 'chai';
+import { createMemoryLog } from '../../deploy/runtime/log.ts';
 import { parseMounts, usedPercent } from '../../producer/sources/system/filesystem.ts';
 import { pageSize } from '../../producer/sources/system/vmstat.ts';
 import { SystemSource } from '../../producer/sources/system.ts';
-import { createMemoryLog } from '../../proto/log.ts';
 import { checkMetricName } from '../../proto/sample.ts';
 import { eventually } from '../harness/eventually.ts';
 

@@ -615,7 +615,7 @@ describe('receiver under hostile input', function () {
 
   it('answers malformed HTTP that Node’s own parser refuses with a 4xx and a JSON error, and carries on', async () => {
     // These never reach the receiver's routes: Node refuses them while parsing, and
-    // proto/http.ts answers its clientError as JSON.
+    // deploy/runtime/http.ts answers its clientError as JSON.
     const cases = [
       'GARBAGE\r\n\r\n',
       `POST /data?${'a'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`,

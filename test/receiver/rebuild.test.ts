@@ -3,10 +3,10 @@
 // changes nothing. On servers of its own (the test restarts Redis).
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
+import { createMemoryLog } from '../../deploy/runtime/log.ts';
+import { connectNats, type NatsLink } from '../../deploy/runtime/nats.ts';
+import { connectRedis } from '../../deploy/runtime/redis.ts';
 import { keys } from '../../proto/keys.ts';
-import { createMemoryLog } from '../../proto/log.ts';
-import { connectNats, type NatsLink } from '../../proto/nats.ts';
-import { connectRedis } from '../../proto/redis.ts';
 import { Folder } from '../../receiver/fold.ts';
 import type { RunningReceiver } from '../../receiver/service.ts';
 import { refold } from '../../receiver/store/refold.ts';

@@ -3,8 +3,8 @@
 // acknowledged. Shown on a primary with one replica of its own, on loopback.
 import { expect } from 'chai';
 import type { Redis } from 'ioredis';
-import { createLog } from '../../proto/log.ts';
-import { connectRedis } from '../../proto/redis.ts';
+import { createLog } from '../../deploy/runtime/log.ts';
+import { connectRedis } from '../../deploy/runtime/redis.ts';
 import { Folder } from '../../receiver/fold.ts';
 import { eventually } from '../harness/eventually.ts';
 import { uniqueName } from '../harness/pipeline.ts';

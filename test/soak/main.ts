@@ -53,7 +53,7 @@ async function startPipeline(
     NATS_URL: servers.nats.url,
     REDIS_URL: servers.redis.url,
     RECEIVER_URL: `http://127.0.0.1:${receiver}/data`,
-    CONSUMER_URL: `http://127.0.0.1:${consumer}/`,
+    STORE_URL: `http://127.0.0.1:${consumer}/`,
     RULES_URL: `http://127.0.0.1:${rules}/`,
     WEB_SERVER_URL: `http://127.0.0.1:${gateway}/`,
     GRPC_URL: `127.0.0.1:${grpc}`,
@@ -66,12 +66,12 @@ async function startPipeline(
   const receiverChild = processes.startNode('receiver', 'receiver/main.ts', settings);
   await waitReady(receiverChild, `http://127.0.0.1:${receiver}/readyz`);
   const others = [
-    processes.startNode('consumer', 'receiver/store/main.ts', settings),
+    processes.startNode('store', 'receiver/store/main.ts', settings),
     processes.startNode('rules', 'receiver/rules/main.ts', settings),
     processes.startNode('gateway', 'gateway/main.ts', settings),
   ];
   await Promise.all([
-    waitReady(others[0]!, `${settings.CONSUMER_URL}readyz`),
+    waitReady(others[0]!, `${settings.STORE_URL}readyz`),
     waitReady(others[1]!, `${settings.RULES_URL}readyz`),
     waitReady(others[2]!, `${settings.WEB_SERVER_URL}readyz`),
   ]);

@@ -12,10 +12,10 @@ import type { AgentsResult, SubscribersResult } from './protocol.ts';
 import type { StoreSample } from './stores.ts';
 
 /** The pipeline's processes, judged; the load processes are shown for scale only. */
-export const JUDGED = ['receiver', 'consumer', 'rules', 'gateway', 'nats-server', 'redis-server'];
+export const JUDGED = ['receiver', 'store', 'rules', 'gateway', 'nats-server', 'redis-server'];
 const LABELS: Record<string, string> = {
   receiver: 'receiver',
-  consumer: 'storage consumer',
+  store: 'storage consumer',
   rules: 'rules consumer',
   gateway: 'gateway',
   'nats-server': 'nats-server',
@@ -272,9 +272,7 @@ function perSlotRows(run: SoakRun): string[][] {
       single ? ms(single.p99) : '',
       visible ? lag(visible) : '',
       delivered ? lag(delivered) : '',
-      ['receiver', 'consumer', 'rules', 'gateway', 'nats-server', 'redis-server']
-        .map(rss)
-        .join(' / '),
+      ['receiver', 'store', 'rules', 'gateway', 'nats-server', 'redis-server'].map(rss).join(' / '),
     ]);
   }
   return rows;

@@ -16,14 +16,14 @@ import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { expect } from 'chai';
 import type { Redis } from 'ioredis';
+import { ConfigError, Settings } from '../../deploy/runtime/config.ts';
+import { createMemoryLog } from '../../deploy/runtime/log.ts';
+import { readTrustSettings, Trust } from '../../deploy/runtime/trust.ts';
 import type { RunningGateway } from '../../gateway/service.ts';
 import { type RunningAgent, startAgent } from '../../producer/agent.ts';
 import { readProducerConfig } from '../../producer/config.ts';
 import type { PartialRecord, Source } from '../../producer/sources/source.ts';
-import { ConfigError, Settings } from '../../proto/config.ts';
 import { createLoadstarClient, type LatestReply, type LoadstarClient } from '../../proto/grpc.ts';
-import { createMemoryLog } from '../../proto/log.ts';
-import { readTrustSettings, Trust } from '../../proto/trust.ts';
 import { receiverCommand } from '../../receiver/config.ts';
 import { send } from '../../receiver/notifier/delivery.ts';
 import type { RunningReceiver } from '../../receiver/service.ts';
@@ -189,7 +189,7 @@ describe('TLS on every listener', function () {
 
   it('answers /healthz, /readyz and /metrics of the storage consumer, rules consumer and notifier over https', async () => {
     const services = await Promise.all([
-      storeOn({ ...tlsEnv, CONSUMER_URL: 'https://127.0.0.1:0/' }),
+      storeOn({ ...tlsEnv, STORE_URL: 'https://127.0.0.1:0/' }),
       rulesOn({ ...tlsEnv, RULES_URL: 'https://127.0.0.1:0/' }),
       notifierOn({ ...tlsEnv, NOTIFIER_URL: 'https://127.0.0.1:0/' }),
     ]);

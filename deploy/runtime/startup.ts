@@ -34,7 +34,7 @@ export interface ListenSettings {
 /**
  * A service's ListenSettings: the URL of `setting` (http:// or https://), the
  * certificate for https://, and METRICS_TOKEN. Spread into its settings:
- * `...readListenSettings(s, 'CONSUMER_URL', 'http://localhost:8091/')`.
+ * `...readListenSettings(s, 'STORE_URL', 'http://localhost:8091/')`.
  */
 export function readListenSettings(s: Settings, setting: string, fallback: string): ListenSettings {
   const url = s.url(setting, fallback, ['http:', 'https:']);

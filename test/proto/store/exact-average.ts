@@ -1,7 +1,7 @@
 // The average a reader of short decimals should get: the exact sum of the
 // decimals divided by the count, rounded once. Null when a value is no short
 // decimal (a full double) or the sum is too large to check this way.
-import { valueToken } from '../../proto/store/codec.ts';
+import { valueToken } from '../../../proto/store/codec.ts';
 
 export function exactAverage(values: number[]): number | null {
   const tokens = values.map(valueToken);

@@ -5,8 +5,8 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import type { Redis } from 'ioredis';
-import { keys } from '../../proto/keys.ts';
-import type { Sample } from '../../proto/sample.ts';
+import { keys } from '../../../proto/keys.ts';
+import type { Sample } from '../../../proto/sample.ts';
 import {
   historyKeys,
   idHash,
@@ -15,9 +15,9 @@ import {
   readRawPoints,
   tokenValue,
   valueToken,
-} from '../../proto/store/codec.ts';
-import { Folder } from '../../receiver/fold.ts';
-import { redisClient, uniqueName } from '../harness/pipeline.ts';
+} from '../../../proto/store/codec.ts';
+import { Folder } from '../../../receiver/fold.ts';
+import { redisClient, uniqueName } from '../../harness/pipeline.ts';
 import { exactAverage } from './exact-average.ts';
 
 const HOUR = 3_600_000;

@@ -11,8 +11,8 @@ import {
   type JsMsg,
   nanos,
 } from 'nats';
-import type { Log } from '../proto/log.ts';
-import type { NatsLink } from '../proto/nats.ts';
+import type { Log } from './log.ts';
+import type { NatsLink } from './nats.ts';
 
 export interface DurableSpec {
   stream: string;

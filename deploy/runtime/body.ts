@@ -1,7 +1,7 @@
 // Reads a request body within a size limit and a deadline. A body that is too
 // large, too slow or not UTF-8 is refused before any of it is parsed.
 import type Koa from 'koa';
-import { InputError } from '../proto/sample.ts';
+import { InputError } from '../../proto/sample.ts';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 

@@ -3,15 +3,15 @@
 // minute, every dedup entry and every count reads back through the new code.
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
-import type { RunningGateway } from '../../gateway/service.ts';
-import { keys } from '../../proto/keys.ts';
-import { createMemoryLog } from '../../proto/log.ts';
-import type { Sample } from '../../proto/sample.ts';
-import { historyKeys } from '../../proto/store/codec.ts';
-import { upgradeLayout } from '../../proto/store/upgrade.ts';
-import { Folder } from '../../receiver/fold.ts';
-import { gatewayOn, getJson, storeOn } from '../harness/pipeline.ts';
-import { removeDir, type ServerProcess, startNats, startRedis } from '../harness/servers.ts';
+import { createMemoryLog } from '../../../deploy/runtime/log.ts';
+import type { RunningGateway } from '../../../gateway/service.ts';
+import { keys } from '../../../proto/keys.ts';
+import type { Sample } from '../../../proto/sample.ts';
+import { historyKeys } from '../../../proto/store/codec.ts';
+import { upgradeLayout } from '../../../proto/store/upgrade.ts';
+import { Folder } from '../../../receiver/fold.ts';
+import { gatewayOn, getJson, storeOn } from '../../harness/pipeline.ts';
+import { removeDir, type ServerProcess, startNats, startRedis } from '../../harness/servers.ts';
 import { exactAverage } from './exact-average.ts';
 import { V1Folder } from './v1/layout.ts';
 

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { ConfigError, loadEnv, Settings } from '../../proto/config.ts';
+import { ConfigError, loadEnv, Settings } from '../../deploy/runtime/config.ts';
 
 describe('settings', () => {
   it('reads .env and lets the real environment win', () => {

@@ -6,7 +6,7 @@ import { AggregatorRegistry, collectDefaultMetrics, Registry } from 'prom-client
 
 type Snapshot = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
 
-import { keys } from './keys.ts';
+import { keys } from '../../proto/keys.ts';
 import type { Log } from './log.ts';
 import type { RedisClient } from './redis.ts';
 

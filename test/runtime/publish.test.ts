@@ -4,7 +4,7 @@
 // not only when its deadline passes.
 import { expect } from 'chai';
 import { connect, type NatsConnection } from 'nats';
-import { JetStreamPublisher } from '../../receiver/publish.ts';
+import { JetStreamPublisher } from '../../deploy/runtime/publish.ts';
 import { eventually } from '../harness/eventually.ts';
 import { removeDir, type ServerProcess, startNats } from '../harness/servers.ts';
 

@@ -3,8 +3,8 @@
 // readers. Nothing in the services writes this layout any more.
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
-import { renderFloat } from '../../../proto/float.ts';
-import type { Sample } from '../../../proto/sample.ts';
+import { renderFloat } from '../../../../proto/float.ts';
+import type { Sample } from '../../../../proto/sample.ts';
 
 const FOLD_HOST = readFileSync(new URL('./fold-host.lua', import.meta.url), 'utf8');
 const FOLD_LATEST = readFileSync(new URL('./fold-latest.lua', import.meta.url), 'utf8');

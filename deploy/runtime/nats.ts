@@ -15,11 +15,11 @@ import {
   StorageType,
   type StreamConfig,
 } from 'nats';
+import { INCIDENTS_STREAM, INCIDENTS_SUBJECTS } from '../../proto/incident.ts';
+import { DELIVERIES_STREAM, DELIVERIES_SUBJECTS } from '../../proto/receivers.ts';
+import { SAMPLES_STREAM, SAMPLES_SUBJECTS } from '../../proto/subjects.ts';
 import { type Settings, SHARED_DEFAULTS } from './config.ts';
-import { INCIDENTS_STREAM, INCIDENTS_SUBJECTS } from './incident.ts';
 import type { Log } from './log.ts';
-import { DELIVERIES_STREAM, DELIVERIES_SUBJECTS } from './receivers.ts';
-import { SAMPLES_STREAM, SAMPLES_SUBJECTS } from './subjects.ts';
 
 export interface NatsSettings {
   servers: URL[];

@@ -16,8 +16,8 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type Koa from 'koa';
 import { Counter, Gauge, type Histogram, type Registry } from 'prom-client';
+import { InputError } from '../../proto/sample.ts';
 import type { Log } from './log.ts';
-import { InputError } from './sample.ts';
 import { CertificateWatcher, type ServerTlsSettings } from './tls.ts';
 
 /** A dependency (NATS, Redis) is away: the request may succeed later. */

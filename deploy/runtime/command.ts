@@ -2,7 +2,7 @@
 // command is and lists the settings it reads, as .env.example documents them;
 // --version names the package version; both exit 0. An argument the command
 // does not take stops it with exit status 2. Then its settings are parsed, and
-// under `npm start` it follows its supervisor (proto/lifecycle.ts).
+// under `npm start` it follows its supervisor (deploy/runtime/lifecycle.ts).
 import { readFileSync } from 'node:fs';
 import { readConfig, Settings } from './config.ts';
 import { followSupervisor } from './lifecycle.ts';
@@ -19,7 +19,7 @@ export interface Command<T> {
 }
 
 /** The repository, found when asked: a bundle (the one-file agent) has no import.meta.url to start from. */
-const repo = () => new URL('..', import.meta.url);
+const repo = () => new URL('../..', import.meta.url);
 
 export function packageVersion(): string {
   return (JSON.parse(readFileSync(new URL('package.json', repo()), 'utf8')) as { version: string })
