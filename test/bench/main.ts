@@ -18,6 +18,7 @@ import { Processes } from './processes.ts';
 import { measureFootprint } from './producer-footprint.ts';
 import { type BenchResults, renderFootprint, renderNotes, renderTableOf } from './report.ts';
 import { runScaleOut } from './scale-out.ts';
+import { measureIdle, renderIdle } from './service-footprint.ts';
 import { startCeiling, startLoadstar } from './services.ts';
 import { measureStorage } from './storage.ts';
 import { StoreBacklog } from './store-backlog.ts';
@@ -215,6 +216,12 @@ async function runProducer(options: BenchOptions, plan: BenchPlan, processes: Pr
     'starting nats-server, redis-server, receiver, consumer and gateway for the agent to post to',
   );
   const loadstar = await startLoadstar(processes, await processes.startServers());
+  step('services at idle: resident sets before anything is posted');
+  const idle = await measureIdle({
+    receiver: loadstar.receiver,
+    consumer: loadstar.consumer,
+    gateway: loadstar.gateway,
+  });
   const footprint = await measureFootprint(
     processes,
     loadstar,
@@ -222,7 +229,7 @@ async function runProducer(options: BenchOptions, plan: BenchPlan, processes: Pr
     { warmupMs: plan.producerWarmupMs, windowMs: plan.producerWindowMs },
     step,
   );
-  process.stdout.write(`\n${renderFootprint(footprint)}\n`);
+  process.stdout.write(`\n${renderIdle(idle)}\n\n${renderFootprint(footprint)}\n`);
   if (options.quick) process.stdout.write('--quick run: too short to quote.\n');
 }
 
