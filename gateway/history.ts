@@ -7,9 +7,11 @@ import {
   MINUTE_MS,
   type MinutePoint,
   type MinuteSeries,
+  type RawSeries,
   readMinutePoints,
   readMinuteSeries,
   readRawPoints,
+  readRawSeries,
 } from '../proto/store/codec.ts';
 import type { JsonText } from './json-text.ts';
 import { unavailable } from './read.ts';
@@ -23,9 +25,6 @@ export interface HistoryRange {
 }
 
 export type { MinutePoint };
-
-/** [time, value], value null where a gap starts. */
-export type RawPoint = [number, number | null];
 
 export interface HistoryLimits {
   /** Longest range a raw query may ask for. */
@@ -82,6 +81,18 @@ export async function readRaw(
   return readRawPoints(redis, host, metric, Math.max(from, notBefore), to).catch(unavailable);
 }
 
+/** The same as columns, for an answer of a day of points. */
+export async function readRawColumns(
+  redis: RedisClient,
+  host: string,
+  metric: string,
+  from: number,
+  to: number,
+  notBefore = 0,
+): Promise<RawSeries> {
+  return readRawSeries(redis, host, metric, Math.max(from, notBefore), to).catch(unavailable);
+}
+
 /** The stored one-minute aggregates of the minutes that have any, oldest first. */
 export async function readMinutes(
   redis: RedisClient,
@@ -104,40 +115,44 @@ export async function readMinuteColumns(
   return readMinuteSeries(redis, host, metric, from, to).catch(unavailable);
 }
 
-/**
- * Raw points with a null point wherever the next sample came later than
- * `gapMs` after the previous one (and at either end of the range).
- */
-export function markGaps(
-  points: [number, number][],
-  intervalMs: number,
-  gapMs: number,
-  from: number,
-  to: number,
-): RawPoint[] {
-  if (points.length === 0) return [];
-  const out: RawPoint[] = [];
-  if (points[0]![0] - from > gapMs) out.push([from, null]);
-  points.forEach((point, i) => {
-    if (i > 0 && point[0] - points[i - 1]![0] > gapMs)
-      out.push([points[i - 1]![0] + intervalMs, null]);
-    out.push(point);
-  });
-  const last = points.at(-1)![0];
-  if (to - last > gapMs) out.push([last + intervalMs, null]);
-  return out;
+/** Where an answer's gaps are: a null point wherever the next sample came later than `gapMs` after the previous one, and at either end of [from, to]. */
+export interface Gaps {
+  intervalMs: number;
+  gapMs: number;
+  from: number;
+  to: number;
 }
 
-/** Writes [[time, value], ...], value null where a gap starts. */
-export function writeRawPoints(out: JsonText, points: RawPoint[]): void {
+/**
+ * Writes [[time, value], ...] with a [time, null] point where a gap starts;
+ * values stored as decimals are printed from their digits.
+ */
+export function writeRawPoints(out: JsonText, points: RawSeries, gaps: Gaps): void {
+  const { intervalMs, gapMs, from, to } = gaps;
+  let first = true;
+  const row = () => {
+    if (first) first = false;
+    else out.comma();
+    return out.open();
+  };
   out.text('[');
   for (let i = 0; i < points.length; i++) {
-    const [t, v] = points[i]!;
-    if (i > 0) out.comma();
-    out.open().integer(t).comma();
-    if (v === null) out.text('null]');
-    else out.float(v).close();
+    const t = points.time[i]!;
+    if (i === 0 ? t - from > gapMs : t - points.time[i - 1]! > gapMs)
+      row()
+        .integer(i === 0 ? from : points.time[i - 1]! + intervalMs)
+        .text(',null]');
+    row().integer(t).comma();
+    const scale = points.scale[i]!;
+    if (scale < 0) out.float(points.value[i]!);
+    else out.decimal(points.value[i]!, scale);
+    out.close();
   }
+  const last = points.length > 0 ? points.time[points.length - 1]! : to;
+  if (to - last > gapMs)
+    row()
+      .integer(last + intervalMs)
+      .text(',null]');
   out.text(']');
 }
 
@@ -159,9 +174,18 @@ export function writeMinutes(out: JsonText, series: MinuteSeries, from: number, 
       continue;
     }
     const scale = series.scale[next]!;
-    out.float(series.avg[next]!).comma().integer(series.count[next]!).comma();
-    if (scale < 0) out.float(series.min[next]!).comma().float(series.max[next]!);
-    else out.decimal(series.min[next]!, scale).comma().decimal(series.max[next]!, scale);
+    const avg = series.avg[next]!;
+    const min = series.min[next]!;
+    const start = out.length;
+    if (series.decimalAvg[next]) out.decimal(avg, scale);
+    else out.float(avg);
+    const end = out.length;
+    out.comma().integer(series.count[next]!).comma();
+    // A minute of one sample (or of one value) has avg = min = max: print it once.
+    if (Object.is(min, avg) && Object.is(series.max[next], avg))
+      out.again(start, end).comma().again(start, end);
+    else if (scale < 0) out.float(min).comma().float(series.max[next]!);
+    else out.decimal(min, scale).comma().decimal(series.max[next]!, scale);
     out.close();
   }
   out.text(']');

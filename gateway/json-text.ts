@@ -9,6 +9,9 @@ const COMMA = 0x2c;
 const DOT = 0x2e;
 const MINUS = 0x2d;
 const ZERO = 0x30;
+/** Below this a whole number prints in int32 arithmetic. */
+const SMALL = 2 ** 31;
+const POW10 = Array.from({ length: 16 }, (_, i) => 10 ** i);
 
 export class JsonText {
   private buf = Buffer.allocUnsafe(64 * 1024);
@@ -57,14 +60,34 @@ export class JsonText {
       this.buf[this.at++] = MINUS;
       n = -n;
     }
+    if (n < SMALL) return this.small(n);
+    // A time in ms has 13 digits: two small halves print with integer arithmetic.
+    const high = Math.floor(n / 1e9);
+    this.integer(high);
+    this.padded(n - high * 1e9, 9);
+    return this;
+  }
+
+  /** A whole number below 2^31, in int32 arithmetic. */
+  private small(n: number): this {
     let k = 0;
     do {
-      const q = Math.floor(n / 10);
+      const q = (n / 10) | 0;
       this.digits[k++] = ZERO + (n - q * 10);
       n = q;
     } while (n > 0);
     while (k > 0) this.buf[this.at++] = this.digits[--k]!;
     return this;
+  }
+
+  /** A whole number below 2^31 in exactly `places` digits, leading zeros included. */
+  private padded(n: number, places: number): void {
+    for (let i = places - 1; i >= 0; i--) {
+      const q = (n / 10) | 0;
+      this.buf[this.at + i] = ZERO + (n - q * 10);
+      n = q;
+    }
+    this.at += places;
   }
 
   /** A value as a JSON float. */
@@ -93,12 +116,12 @@ export class JsonText {
    */
   decimal(value: number, scale: number): this {
     if (scale === 0 || Number.isInteger(value)) return this.float(value);
+    this.room(scale + 26);
     if (value < 0) {
-      this.room(1);
       this.buf[this.at++] = MINUS;
       value = -value;
     }
-    const d = 10 ** scale;
+    const d = POW10[scale]!;
     const mantissa = Math.round(value * d);
     const whole = Math.floor(mantissa / d);
     let fraction = mantissa - whole * d;
@@ -108,14 +131,29 @@ export class JsonText {
       places--;
     }
     this.integer(whole);
-    this.room(places + 1);
     this.buf[this.at++] = DOT;
-    for (let i = places - 1; i >= 0; i--) {
-      const q = Math.floor(fraction / 10);
-      this.buf[this.at + i] = ZERO + (fraction - q * 10);
-      fraction = q;
+    if (fraction < SMALL) this.padded(fraction, places);
+    else {
+      for (let i = places - 1; i >= 0; i--) {
+        const q = Math.floor(fraction / 10);
+        this.buf[this.at + i] = ZERO + (fraction - q * 10);
+        fraction = q;
+      }
+      this.at += places;
     }
-    this.at += places;
+    return this;
+  }
+
+  /** How many bytes are written so far: a mark for `again`. */
+  get length(): number {
+    return this.at;
+  }
+
+  /** The bytes between two marks, once more (a number already printed). */
+  again(start: number, end: number): this {
+    this.room(end - start);
+    this.buf.copyWithin(this.at, start, end);
+    this.at += end - start;
     return this;
   }
 

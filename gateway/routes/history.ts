@@ -5,10 +5,9 @@ import { renderFloat } from '../../proto/float.ts';
 import { keys } from '../../proto/keys.ts';
 import { InputError } from '../../proto/sample.ts';
 import {
-  markGaps,
   parseRange,
   readMinuteColumns,
-  readRaw,
+  readRawColumns,
   writeMinutes,
   writeRawPoints,
 } from '../history.ts';
@@ -45,22 +44,16 @@ export const historyRoutes: RouteGroup = (
     );
     if (range.step === 'raw') {
       const gapMs = history.gapFactor * interval * 1000;
-      const points = markGaps(
-        await readRaw(
-          redis,
-          host,
-          metric!,
-          range.from,
-          range.to,
-          Date.now() - retention.rawRetentionMs,
-        ),
-        interval * 1000,
-        gapMs,
+      const points = await readRawColumns(
+        redis,
+        host,
+        metric!,
         range.from,
         range.to,
+        Date.now() - retention.rawRetentionMs,
       );
       out.text(`,"gap_after_ms":${Math.round(gapMs)},"columns":["time","value"],"points":`);
-      writeRawPoints(out, points);
+      writeRawPoints(out, points, { intervalMs: interval * 1000, gapMs, ...range });
     } else {
       const series = await readMinuteColumns(redis, host, metric!, range.from, range.to);
       out.text(',"columns":["time","avg","count","min","max"],"points":');

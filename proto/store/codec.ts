@@ -214,13 +214,42 @@ function unzigzag(u: number): number {
   return u % 2 === 0 ? u / 2 : -(u + 1) / 2;
 }
 
-/** Raw points of one block, appended to `times` and `values` in block order; a damaged tail is left out. */
-export function decodeRawBlock(
-  block: Buffer,
-  hour: number,
-  times: number[],
-  values: number[],
-): void {
+/** Room for `n` more entries in a column, doubling it when full. */
+function grown<T extends Float64Array | Int8Array>(column: T, used: number, n: number): T {
+  if (used + n <= column.length) return column;
+  const next = new (column.constructor as { new (length: number): T })(
+    Math.max(column.length * 2, used + n),
+  );
+  next.set(column);
+  return next;
+}
+
+/**
+ * Raw points column by column (a day's read holds 17,280 of a metric): each
+ * value with its decimals when it was stored as a short decimal, so an answer
+ * prints it from its digits instead of formatting a double.
+ */
+export class RawSeries {
+  time = new Float64Array(256);
+  value = new Float64Array(256);
+  /** Decimals of the value when stored as a decimal, -1 when stored as a double. */
+  scale = new Int8Array(256);
+  length = 0;
+
+  push(time: number, value: number, scale: number): void {
+    if (this.length === this.time.length) {
+      this.time = grown(this.time, this.length, 1);
+      this.value = grown(this.value, this.length, 1);
+      this.scale = grown(this.scale, this.length, 1);
+    }
+    this.time[this.length] = time;
+    this.value[this.length] = value;
+    this.scale[this.length++] = scale;
+  }
+}
+
+/** Raw points of one block, appended to `out` in block order; a damaged tail is left out. */
+export function decodeRawBlock(block: Buffer, hour: number, out: RawSeries): void {
   if (block.length === 0 || block[0] !== BLOCK_VERSION) return;
   const start = hour * RAW_BLOCK_MS;
   const cursor = { value: 0 };
@@ -229,6 +258,7 @@ export function decodeRawBlock(
   let time = 0;
   let interval = 0;
   let divisor = 1;
+  let chainScale = 0;
   let mantissa = 0;
   try {
     while (at < block.length) {
@@ -243,8 +273,7 @@ export function decodeRawBlock(
         if (!chained) return;
         mantissa += unzigzag(v / 2);
         time += interval;
-        times.push(time);
-        values.push(mantissa / divisor);
+        out.push(time, mantissa / divisor, chainScale);
         continue;
       }
       if (v % 4 === 1) {
@@ -253,16 +282,14 @@ export function decodeRawBlock(
         at = varintAt(block, at, cursor);
         interval += unzigzag(cursor.value);
         time += interval;
-        times.push(time);
-        values.push(mantissa / divisor);
+        out.push(time, mantissa / divisor, chainScale);
         continue;
       }
       at = varintAt(block, at, cursor);
       const pointTime = start + cursor.value;
       if (v === 11) {
         if (at + 8 > block.length) return;
-        times.push(pointTime);
-        values.push(block.readDoubleLE(at));
+        out.push(pointTime, block.readDoubleLE(at), -1);
         at += 8;
         continue;
       }
@@ -271,14 +298,14 @@ export function decodeRawBlock(
       at = varintAt(block, at, cursor);
       const m = unzigzag(cursor.value);
       if (scale >= POW10.length) return;
-      times.push(pointTime);
-      values.push(m / POW10[scale]!);
+      out.push(pointTime, m / POW10[scale]!, scale);
       if (v === 3) {
         at = varintAt(block, at, cursor);
         chained = true;
         time = pointTime;
         interval = unzigzag(cursor.value);
         divisor = POW10[scale]!;
+        chainScale = scale;
         mantissa = m;
       }
     }
@@ -307,20 +334,30 @@ export interface MinutePoint {
  * decimal (sum, min, max are mantissas of `scale`) or doubles (scale -1).
  */
 class MinuteParts {
-  readonly time: number[] = [];
-  readonly count: number[] = [];
-  readonly scale: number[] = [];
-  readonly sum: number[] = [];
-  readonly min: number[] = [];
-  readonly max: number[] = [];
+  time = new Float64Array(1024);
+  count = new Float64Array(1024);
+  scale = new Int8Array(1024);
+  sum = new Float64Array(1024);
+  min = new Float64Array(1024);
+  max = new Float64Array(1024);
+  length = 0;
 
   push(time: number, count: number, scale: number, sum: number, min: number, max: number): void {
-    this.time.push(time);
-    this.count.push(count);
-    this.scale.push(scale);
-    this.sum.push(sum);
-    this.min.push(min);
-    this.max.push(max);
+    if (this.length === this.time.length) {
+      this.time = grown(this.time, this.length, 1);
+      this.count = grown(this.count, this.length, 1);
+      this.scale = grown(this.scale, this.length, 1);
+      this.sum = grown(this.sum, this.length, 1);
+      this.min = grown(this.min, this.length, 1);
+      this.max = grown(this.max, this.length, 1);
+    }
+    const i = this.length++;
+    this.time[i] = time;
+    this.count[i] = count;
+    this.scale[i] = scale;
+    this.sum[i] = sum;
+    this.min[i] = min;
+    this.max[i] = max;
   }
 }
 
@@ -390,38 +427,47 @@ const EXACT = 2 ** 53;
 
 /** One-minute aggregates column by column, oldest first: what a long read keeps cheap. */
 export class MinuteSeries {
-  readonly time: number[] = [];
-  readonly count: number[] = [];
-  readonly sum: number[] = [];
-  readonly avg: number[] = [];
-  readonly min: number[] = [];
-  readonly max: number[] = [];
+  time = new Float64Array(1024);
+  count = new Float64Array(1024);
+  sum = new Float64Array(1024);
+  avg = new Float64Array(1024);
+  min = new Float64Array(1024);
+  max = new Float64Array(1024);
   /** The decimals of the minute's values when all were short decimals, else -1. */
-  readonly scale: number[] = [];
-
-  get length(): number {
-    return this.time.length;
-  }
+  scale = new Int8Array(1024);
+  /** Whether the average is itself a decimal of `scale` decimals (the sum divides by the count). */
+  decimalAvg = new Int8Array(1024);
+  length = 0;
 
   /** Adds a minute from its stored form (decimal mantissas of `scale`, or doubles when scale is -1). */
   add(time: number, count: number, scale: number, sum: number, min: number, max: number): void {
-    this.time.push(time);
-    this.count.push(count);
-    this.scale.push(scale);
+    if (this.length === this.time.length) {
+      for (const column of ['time', 'count', 'sum', 'avg', 'min', 'max'] as const)
+        this[column] = grown(this[column], this.length, 1);
+      this.scale = grown(this.scale, this.length, 1);
+      this.decimalAvg = grown(this.decimalAvg, this.length, 1);
+    }
+    const i = this.length++;
+    this.time[i] = time;
+    this.count[i] = count;
+    this.scale[i] = scale;
     if (scale < 0) {
-      this.sum.push(sum);
-      this.avg.push(sum / count);
-      this.min.push(min);
-      this.max.push(max);
+      this.sum[i] = sum;
+      this.avg[i] = sum / count;
+      this.min[i] = min;
+      this.max[i] = max;
+      this.decimalAvg[i] = 0;
       return;
     }
     const d = POW10[scale]!;
     const divisor = count * d;
-    this.sum.push(sum / d);
+    this.sum[i] = sum / d;
     // One division of two exact integers: the correctly rounded average of the exact sum.
-    this.avg.push(divisor < EXACT ? sum / divisor : sum / d / count);
-    this.min.push(min / d);
-    this.max.push(max / d);
+    const whole = Math.abs(sum) < EXACT && sum % count === 0;
+    this.avg[i] = whole ? sum / count / d : divisor < EXACT ? sum / divisor : sum / d / count;
+    this.decimalAvg[i] = whole ? 1 : 0;
+    this.min[i] = min / d;
+    this.max[i] = max / d;
   }
 
   point(i: number): MinutePoint {
@@ -442,9 +488,11 @@ export class MinuteSeries {
 function mergeMinutes(parts: MinuteParts, from: number, to: number): MinuteSeries {
   // Blocks come day by day and records in order, bar late ones: sort only when needed.
   let order: number[] | null = null;
-  for (let i = 1; i < parts.time.length; i++) {
+  for (let i = 1; i < parts.length; i++) {
     if (parts.time[i]! <= parts.time[i - 1]!) {
-      order = parts.time.map((_, j) => j).sort((a, b) => parts.time[a]! - parts.time[b]!);
+      order = Array.from({ length: parts.length }, (_, j) => j).sort(
+        (a, b) => parts.time[a]! - parts.time[b]!,
+      );
       break;
     }
   }
@@ -455,7 +503,7 @@ function mergeMinutes(parts: MinuteParts, from: number, to: number): MinuteSerie
   let sum = 0;
   let min = 0;
   let max = 0;
-  for (let k = 0; k < parts.time.length; k++) {
+  for (let k = 0; k < parts.length; k++) {
     const i = order ? order[k]! : k;
     const t = parts.time[i]!;
     if (t < from || t > to) continue;
@@ -515,27 +563,58 @@ export function rawBlockKeys(host: string, metric: string, from: number, to: num
 }
 
 /** Raw points in [from, to], oldest first, from the blocks `rawBlockKeys` named. */
+export function rawSeries(
+  hours: number[],
+  blocks: (Buffer | null)[],
+  from: number,
+  to: number,
+): RawSeries {
+  const all = new RawSeries();
+  blocks.forEach((block, i) => {
+    if (block) decodeRawBlock(block, hours[i]!, all);
+  });
+  let sorted = true;
+  let inRange = 0;
+  for (let i = 0; i < all.length; i++) {
+    const t = all.time[i]!;
+    if (t < from || t > to) continue;
+    inRange++;
+    if (i > 0 && t < all.time[i - 1]!) sorted = false;
+  }
+  if (sorted && inRange === all.length) return all;
+  const order: number[] = [];
+  for (let i = 0; i < all.length; i++) {
+    const t = all.time[i]!;
+    if (t >= from && t <= to) order.push(i);
+  }
+  // Stable, so samples of the same time keep their arrival order.
+  if (!sorted) order.sort((a, b) => all.time[a]! - all.time[b]!);
+  const out = new RawSeries();
+  for (const i of order) out.push(all.time[i]!, all.value[i]!, all.scale[i]!);
+  return out;
+}
+
+/** The same points as [time, value] pairs, for reads of a few of them. */
 export function rawPoints(
   hours: number[],
   blocks: (Buffer | null)[],
   from: number,
   to: number,
 ): [number, number][] {
-  const times: number[] = [];
-  const values: number[] = [];
-  blocks.forEach((block, i) => {
-    if (block) decodeRawBlock(block, hours[i]!, times, values);
-  });
-  const points: [number, number][] = [];
-  let sorted = true;
-  for (let i = 0; i < times.length; i++) {
-    const t = times[i]!;
-    if (t < from || t > to) continue;
-    if (points.length > 0 && t < points[points.length - 1]![0]) sorted = false;
-    points.push([t, values[i]!]);
-  }
-  // Stable, so samples of the same time keep their arrival order.
-  return sorted ? points : points.sort((a, b) => a[0] - b[0]);
+  const series = rawSeries(hours, blocks, from, to);
+  return Array.from({ length: series.length }, (_, i) => [series.time[i]!, series.value[i]!]);
+}
+
+/** Raw points of one metric of one host in [from, to], oldest first, as columns. */
+export async function readRawSeries(
+  redis: BufferReads,
+  host: string,
+  metric: string,
+  from: number,
+  to: number,
+): Promise<RawSeries> {
+  const { hours, keys: blockKeys } = rawBlockKeys(host, metric, from, to);
+  return rawSeries(hours, await redis.mgetBuffer(...blockKeys), from, to);
 }
 
 /** Raw points of one metric of one host in [from, to], oldest first. */

@@ -18,6 +18,7 @@ import { Processes } from './processes.ts';
 import { measureFootprint } from './producer-footprint.ts';
 import { type BenchResults, renderFootprint, renderNotes, renderTableOf } from './report.ts';
 import { runScaleOut } from './scale-out.ts';
+import { measureIdle, renderIdle } from './service-footprint.ts';
 import { startCeiling, startLoadstar } from './services.ts';
 import { measureStorage } from './storage.ts';
 import { StoreBacklog } from './store-backlog.ts';
@@ -213,6 +214,12 @@ async function run(options: BenchOptions, plan: BenchPlan, processes: Processes)
 async function runProducer(options: BenchOptions, plan: BenchPlan, processes: Processes) {
   step('starting nats-server, redis-server, receiver, store and gateway for the agent to post to');
   const loadstar = await startLoadstar(processes, await processes.startServers());
+  step('services at idle: resident sets before anything is posted');
+  const idle = await measureIdle({
+    receiver: loadstar.receiver,
+    consumer: loadstar.consumer,
+    gateway: loadstar.gateway,
+  });
   const footprint = await measureFootprint(
     processes,
     loadstar,
@@ -220,7 +227,7 @@ async function runProducer(options: BenchOptions, plan: BenchPlan, processes: Pr
     { warmupMs: plan.producerWarmupMs, windowMs: plan.producerWindowMs },
     step,
   );
-  process.stdout.write(`\n${renderFootprint(footprint)}\n`);
+  process.stdout.write(`\n${renderIdle(idle)}\n\n${renderFootprint(footprint)}\n`);
   if (options.quick) process.stdout.write('--quick run: too short to quote.\n');
 }
 

@@ -90,11 +90,11 @@ export function renderTableOf(r: BenchResults): string {
   }
   for (const h of r.history) {
     rows.push([
-      `history ${h.name} (${count(h.points)} points): p50 / p99`,
+      `history ${h.name} (${count(h.points)} points): p50 / p99 to the last byte`,
       `${ms(h.p50Ms)} / ${ms(h.p99Ms)} ms`,
       '',
       '',
-      '',
+      `p50 ≤ ${h.targetMs} ms`,
     ]);
   }
   return renderTable(['figure (medians)', 'loadstar', 'bare Koa', 'ratio', 'target'], rows);

@@ -3,13 +3,14 @@
 // (layout 2) side by side with the layout before it (layout 1). Both fold the
 // same samples, each into a redis-server of its own, in the same run.
 import { Redis } from 'ioredis';
-import { markGaps, writeMinutes, writeRawPoints } from '../../gateway/history.ts';
+import { writeMinutes, writeRawPoints } from '../../gateway/history.ts';
 import { JsonText } from '../../gateway/json-text.ts';
 import type { Sample } from '../../proto/sample.ts';
-import { readMinuteSeries, readRawPoints } from '../../proto/store/codec.ts';
+import { readMinuteSeries, readRawSeries } from '../../proto/store/codec.ts';
 import { Folder } from '../../receiver/fold.ts';
 import {
   V1Folder,
+  v1MarkGaps,
   v1ReadMinutes,
   v1ReadRaw,
   v1RenderMinutePoints,
@@ -252,10 +253,12 @@ function codecLayout(redis: Redis): Layout {
     fold: (s) => folder.fold(s),
     rawAnswer: async (h, m, from, to) => {
       const out = new JsonText();
-      writeRawPoints(
-        out,
-        markGaps(await readRawPoints(redis, h, m, from, to), 5_000, 10_000, from, to),
-      );
+      writeRawPoints(out, await readRawSeries(redis, h, m, from, to), {
+        intervalMs: 5_000,
+        gapMs: 10_000,
+        from,
+        to,
+      });
       return out.bytes();
     },
     minuteAnswer: async (h, m, from, to) => {
@@ -280,7 +283,9 @@ function v1Layout(redis: Redis): Layout {
     name: 'before (layout 1)',
     fold: (s) => folder.fold(s),
     rawAnswer: async (h, m, from, to) =>
-      v1RenderRawPoints(markGaps(await v1ReadRaw(redis, h, m, from, to), 5_000, 10_000, from, to)),
+      v1RenderRawPoints(
+        v1MarkGaps(await v1ReadRaw(redis, h, m, from, to), 5_000, 10_000, from, to),
+      ),
     minuteAnswer: async (h, m, from, to) =>
       v1RenderMinutePoints(await v1ReadMinutes(redis, h, m, from, to), from, to),
     kind: (suffix) =>

@@ -123,6 +123,27 @@ export async function v1ReadMinutes(
 
 const float = (value: number | null) => (value === null ? 'null' : renderFloat(value));
 
+/** Layout 1's gateway's gaps: a null point wherever the next sample came later than `gapMs` after the previous one (and at either end). */
+export function v1MarkGaps(
+  points: [number, number][],
+  intervalMs: number,
+  gapMs: number,
+  from: number,
+  to: number,
+): [number, number | null][] {
+  if (points.length === 0) return [];
+  const out: [number, number | null][] = [];
+  if (points[0]![0] - from > gapMs) out.push([from, null]);
+  points.forEach((point, i) => {
+    if (i > 0 && point[0] - points[i - 1]![0] > gapMs)
+      out.push([points[i - 1]![0] + intervalMs, null]);
+    out.push(point);
+  });
+  const last = points.at(-1)![0];
+  if (to - last > gapMs) out.push([last + intervalMs, null]);
+  return out;
+}
+
 /** Raw points as layout 1's gateway wrote them. */
 export function v1RenderRawPoints(points: [number, number | null][]): string {
   return `[${points.map(([t, v]) => `[${t},${float(v)}]`).join(',')}]`;

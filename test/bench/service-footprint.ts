@@ -1,0 +1,40 @@
+// What each service keeps in memory when it has nothing to do: built, connected
+// to NATS and Redis, ready, with no sample posted yet. The resident set is read
+// from /proc every half second after the services settle; the median is quoted.
+import { median } from './percentile.ts';
+import { rssBytes } from './proc-stat.ts';
+import type { Child } from './processes.ts';
+import { renderTable } from './table.ts';
+
+/** The ceiling each service's resident set at idle should stay under. */
+const IDLE_RSS_BYTES = 70 * 1024 * 1024;
+const SETTLE_MS = 5_000;
+const WINDOW_MS = 5_000;
+const EVERY_MS = 500;
+
+export interface IdleFigures {
+  service: string;
+  rssMedianBytes: number;
+}
+
+export async function measureIdle(services: Record<string, Child>): Promise<IdleFigures[]> {
+  await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+  const readings = new Map(Object.keys(services).map((name) => [name, [] as number[]]));
+  for (let elapsed = 0; elapsed < WINDOW_MS; elapsed += EVERY_MS) {
+    for (const [name, child] of Object.entries(services))
+      readings.get(name)!.push(rssBytes(child.pid));
+    await new Promise((resolve) => setTimeout(resolve, EVERY_MS));
+  }
+  return [...readings].map(([service, rss]) => ({ service, rssMedianBytes: median(rss) }));
+}
+
+export function renderIdle(figures: IdleFigures[]): string {
+  return renderTable(
+    ['services at idle (built, connected, ready, nothing posted)', 'median RSS', 'target'],
+    figures.map((f) => [
+      f.service,
+      `${(f.rssMedianBytes / 1024 / 1024).toFixed(1)} MB`,
+      `<= 70 MB ${f.rssMedianBytes <= IDLE_RSS_BYTES ? 'met' : 'MISSED'}`,
+    ]),
+  );
+}
