@@ -47,7 +47,7 @@ async function run(options: BenchOptions, plan: BenchPlan, processes: Processes)
   try {
     const pids = new Map([
       ['receiver', loadstar.receiver.pid],
-      ['store', loadstar.consumer.pid],
+      ['store', loadstar.store.pid],
       ['gateway', loadstar.gateway.pid],
       ['nats-server', servers.nats.pid()],
       ['redis-server', servers.redis.pid()],
@@ -217,7 +217,7 @@ async function runProducer(options: BenchOptions, plan: BenchPlan, processes: Pr
   step('services at idle: resident sets before anything is posted');
   const idle = await measureIdle({
     receiver: loadstar.receiver,
-    consumer: loadstar.consumer,
+    store: loadstar.store,
     gateway: loadstar.gateway,
   });
   const footprint = await measureFootprint(

@@ -1,5 +1,5 @@
-// Starts loadstar as in production, one process per service (receiver, storage
-// consumer, gateway) built as `npm start` runs them, on free loopback ports, and
+// Starts loadstar as in production, one process per service (receiver, store,
+// gateway) built as `npm start` runs them, on free loopback ports, and
 // the bare-Koa ceiling beside it; each is returned once its /readyz answers 200.
 import type { ServerProcess } from '../harness/servers.ts';
 import { freePort } from '../harness/servers.ts';
@@ -11,7 +11,7 @@ export interface Loadstar {
   gatewayUrl: string;
   grpcAddress: string;
   receiver: Child;
-  consumer: Child;
+  store: Child;
   gateway: Child;
 }
 
@@ -19,7 +19,7 @@ export async function startLoadstar(
   processes: Processes,
   servers: { nats: ServerProcess; redis: ServerProcess },
 ): Promise<Loadstar> {
-  const [receiverPort, consumerPort, gatewayPort, grpcPort] = await Promise.all([
+  const [receiverPort, storePort, gatewayPort, grpcPort] = await Promise.all([
     freePort(),
     freePort(),
     freePort(),
@@ -29,7 +29,7 @@ export async function startLoadstar(
     NATS_URL: servers.nats.url,
     REDIS_URL: servers.redis.url,
     RECEIVER_URL: `http://127.0.0.1:${receiverPort}/data`,
-    STORE_URL: `http://127.0.0.1:${consumerPort}/`,
+    STORE_URL: `http://127.0.0.1:${storePort}/`,
     WEB_SERVER_URL: `http://127.0.0.1:${gatewayPort}/`,
     GRPC_URL: `127.0.0.1:${grpcPort}`,
     // The history phase seeds 30 days of samples: the pipeline must accept samples that old.
@@ -39,12 +39,12 @@ export async function startLoadstar(
   // The receiver first: it creates the samples stream the others then find.
   const receiver = processes.startNode('receiver', 'receiver/main.ts', settings, { built: true });
   await waitReady(receiver, `http://127.0.0.1:${receiverPort}/readyz`);
-  const consumer = processes.startNode('store', 'receiver/store/main.ts', settings, {
+  const store = processes.startNode('store', 'receiver/store/main.ts', settings, {
     built: true,
   });
   const gateway = processes.startNode('gateway', 'gateway/main.ts', settings, { built: true });
   await Promise.all([
-    waitReady(consumer, `${settings.STORE_URL}readyz`),
+    waitReady(store, `${settings.STORE_URL}readyz`),
     waitReady(gateway, `${settings.WEB_SERVER_URL}readyz`),
   ]);
   return {
@@ -52,7 +52,7 @@ export async function startLoadstar(
     gatewayUrl: settings.WEB_SERVER_URL,
     grpcAddress: settings.GRPC_URL,
     receiver,
-    consumer,
+    store,
     gateway,
   };
 }

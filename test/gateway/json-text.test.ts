@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { writeMinutes, writeRawPoints } from '../../gateway/history.ts';
 import { JsonText } from '../../gateway/json-text.ts';
 import { MinuteSeries, RawSeries } from '../../proto/store/codec.ts';
-import { v1MarkGaps, v1RenderRawPoints } from '../store/v1/layout.ts';
+import { v1MarkGaps, v1RenderRawPoints } from '../proto/store/v1/layout.ts';
 
 const written = (write: (out: JsonText) => void): string => {
   const out = new JsonText();
