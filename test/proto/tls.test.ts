@@ -21,7 +21,11 @@ import { type RunningAgent, startAgent } from '../../producer/agent.ts';
 import { readProducerConfig } from '../../producer/config.ts';
 import type { PartialRecord, Source } from '../../producer/sources/source.ts';
 import { ConfigError, Settings } from '../../proto/config.ts';
-import { createLoadstarClient, type LatestReply, type LoadstarClient } from '../../proto/grpc.ts';
+import {
+  createLoadstarClient,
+  type LatestReply__Output,
+  type LoadstarClient,
+} from '../../proto/grpc.ts';
 import { createMemoryLog } from '../../proto/log.ts';
 import { readTrustSettings, Trust } from '../../proto/trust.ts';
 import { receiverCommand } from '../../receiver/config.ts';
@@ -113,9 +117,13 @@ class CountingSource implements Source {
   }
 }
 
-function latest(client: LoadstarClient, topics: string[], host: string): Promise<LatestReply> {
+function latest(
+  client: LoadstarClient,
+  topics: string[],
+  host: string,
+): Promise<LatestReply__Output> {
   return new Promise((resolve, reject) =>
-    client.Latest({ topics, host }, (err, reply) => (err ? reject(err) : resolve(reply))),
+    client.Latest({ topics, host }, (err, reply) => (err ? reject(err) : resolve(reply!))),
   );
 }
 
