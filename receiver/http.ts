@@ -8,7 +8,7 @@ import Koa from 'koa';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { errorMiddleware, logAppErrors, sendJson, timingMiddleware } from '../proto/http.ts';
 import type { Log } from '../proto/log.ts';
-import { openApiDocument } from '../proto/openapi/document.ts';
+import { openApiDocument } from '../proto/openapi.ts';
 import type { RedisClient } from '../proto/redis.ts';
 import {
   checkHost,
@@ -297,7 +297,7 @@ export function createReceiverApp(deps: ReceiverDeps): Koa {
     ctx.type = deps.registry.contentType;
     ctx.body = await deps.registry.metrics();
   });
-  // The same document as the gateway's, with this receiver as its server; built per
+  // The same document as the gateway's, with this receiver as its server; placed per
   // request, because its examples carry times near now (so that they pass the age checks).
   router.get('/openapi.json', (ctx) => {
     const gateway = deps.gatewayUrl;
