@@ -1212,6 +1212,19 @@ describe('OpenAPI document against the running services', function () {
     await expectErrors(false, { ...errorRecipes, ...refusalRecipes() });
   });
 
+  // The file says which operations need a token; this holds it to what the services guard,
+  // so that a route added to the file without its refusal fails here.
+  it('documents the token refusal on exactly the operations the services refuse without one', async () => {
+    for (const { path, method, operation } of operations(doc)) {
+      const origin = path.startsWith('/mon/') ? guardedGateway.url : guardedReceiver.url;
+      const got = await fetch(new URL(path, origin), { method: method.toUpperCase() });
+      await got.body?.cancel();
+      const refusals = responseOf(doc, operation, 401)?.content?.['application/json']?.examples;
+      const documented = ['noReadToken', 'noMetricsToken'].some((n) => n in (refusals ?? {}));
+      expect(got.status === 401, `${method} ${path} answers ${got.status}`).to.equal(documented);
+    }
+  });
+
   it('serves its document at <base>openapi.json and the receiver’s at /openapi.json', async () => {
     const fromGateway = await get('/mon/openapi.json');
     expect(fromGateway.status).to.equal(200);
