@@ -1,5 +1,5 @@
-// Serves proto/openapi.yaml, the OpenAPI document of every HTTP endpoint of the receiver and
-// the gateway, as each service's settings place it. The file is the contract: a new or changed
+// Reads proto/openapi.yaml, the OpenAPI document of every HTTP endpoint of the receiver and
+// the gateway, and places it as each service's settings say. The file is the contract: a new or changed
 // endpoint is written there, never here. This only moves what the settings move.
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
@@ -17,7 +17,7 @@ const RECEIVER = 'receiver (RECEIVER_URL)';
  * ("Try it out", and the tests post them) within SAMPLE_MAX_AGE.
  */
 const EXAMPLES_AT = Date.UTC(2026, 11, 1);
-/** Numbers and ISO times this close to EXAMPLES_AT are example times (the file's span ±2 days). */
+/** Numbers and ISO times this close to EXAMPLES_AT are example times (the file's reach 2 days). */
 const EXAMPLES_SPAN_MS = 30 * 86_400_000;
 
 interface Server {
@@ -41,6 +41,7 @@ export interface OpenApiFile {
 const FILE: OpenApiFile = parse(
   readFileSync(new URL('./openapi.yaml', import.meta.url), 'utf8'),
 ) as OpenApiFile;
+// The document's version is the package's, as before it was a file.
 FILE.info.version = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
     version: string;
