@@ -1,8 +1,7 @@
-// The gateway's gRPC service: Latest (unary) and Subscribe (server streaming).
-// Each subscriber has a bounded queue; one that cannot keep up is ended with
-// RESOURCE_EXHAUSTED instead of growing memory or slowing anyone else down.
-// With READ_TOKENS set every call needs `authorization: Bearer <token>`
-// metadata (else UNAUTHENTICATED); with a certificate it speaks TLS.
+// The gateway's gRPC service: one named handler per RPC of proto/loadstar.proto, typed by
+// the generated types. A subscriber that cannot keep up with its bounded queue is ended with
+// RESOURCE_EXHAUSTED instead of growing memory or slowing anyone else down. With READ_TOKENS
+// set every call needs `authorization: Bearer <token>` metadata (else UNAUTHENTICATED).
 import * as grpc from '@grpc/grpc-js';
 import { DeliverPolicy } from 'nats';
 import { Counter, Gauge, type Registry } from 'prom-client';
@@ -12,18 +11,19 @@ import type { NatsLink } from '../deploy/runtime/nats.ts';
 import type { CertificateWatcher } from '../deploy/runtime/tls.ts';
 import { bearerToken } from '../deploy/runtime/tokens.ts';
 import {
-  type IncidentEventMessage,
-  incidentMessage,
-  type LatestReply,
-  type LatestRequest,
+  type Incident__Output,
+  type IncidentEvent__Output,
+  type LatestReply__Output,
+  type LoadstarHandlers,
   loadLoadstarService,
   type SampleEvent,
-  type SubscribeRequest,
-  type WatchIncidentsRequest,
+  type SampleEvent__Output,
+  type SubscribeRequest__Output,
 } from '../proto/grpc.ts';
 import {
   INCIDENTS_STREAM,
   INCIDENTS_SUBJECTS,
+  type Incident,
   type IncidentEvent,
   incidentSubject,
 } from '../proto/incident.ts';
@@ -121,7 +121,7 @@ class SubscriberFilter {
   /** Subscribers with equal filters share one encoding of each event. */
   readonly key: string;
 
-  constructor(request: SubscribeRequest, maxTopics: number) {
+  constructor(request: SubscribeRequest__Output, maxTopics: number) {
     this.topics =
       request.topics.length > 0 ? new Set(parseTopics(request.topics, maxTopics)) : null;
     this.hosts =
@@ -136,7 +136,7 @@ class SubscriberFilter {
   }
 
   /** The event for this subscriber, or null when nothing in the sample concerns it. */
-  select({ seq, sample }: FeedEvent): SampleEvent | null {
+  select({ seq, sample }: FeedEvent): SampleEvent__Output | null {
     if (this.hosts && !this.hosts.has(sample.host)) return null;
     let metrics = sample.metrics;
     if (this.topics) {
@@ -176,7 +176,7 @@ class SubscriberQueue {
   ended = false;
 
   constructor(
-    private readonly call: grpc.ServerWritableStream<SubscribeRequest, SampleEvent>,
+    private readonly call: grpc.ServerWritableStream<SubscribeRequest__Output, SampleEvent>,
     private readonly limit: number,
     private readonly onOverflow: (lastSeq: string) => void,
   ) {
@@ -224,8 +224,18 @@ class SubscriberQueue {
   }
 }
 
+/** What the handlers share: the settings, the gateway's parts and the subscriber metrics. */
+interface HandlerContext {
+  settings: GrpcSettings;
+  deps: GrpcDeps;
+  subscribers: Gauge;
+  cutOff: Counter;
+  delivered: Counter;
+  /** Encodes an event for a filter once, however many subscribers share the filter. */
+  encode: (event: FeedEvent, filter: SubscriberFilter) => Encoded | null;
+}
+
 export function createGrpcServer(settings: GrpcSettings, deps: GrpcDeps): grpc.Server {
-  const { read, feed, nats, staleness, log } = deps;
   const subscribers = new Gauge({
     name: 'loadstar_grpc_subscribers',
     help: 'gRPC Subscribe calls open now',
@@ -252,7 +262,7 @@ export function createGrpcServer(settings: GrpcSettings, deps: GrpcDeps): grpc.S
   // Subscribe writes events already encoded (once per event and filter, however
   // many subscribers share the filter), so its serializer passes Buffers through.
   const service = loadLoadstarService();
-  const subscribe = service.Subscribe!;
+  const subscribe = service.Subscribe;
   const passThrough = {
     ...subscribe,
     responseSerialize: (value: SampleEvent | Buffer) =>
@@ -269,161 +279,183 @@ export function createGrpcServer(settings: GrpcSettings, deps: GrpcDeps): grpc.S
     return bytes ? { seq: String(event.seq), bytes } : null;
   };
 
-  server.addService(
-    { ...service, Subscribe: passThrough },
-    {
-      Latest(
-        call: grpc.ServerUnaryCall<LatestRequest, LatestReply>,
-        callback: grpc.sendUnaryData<LatestReply>,
-      ) {
-        (async () => {
-          const topics = parseTopics(call.request.topics, settings.maxTopics);
-          const host = call.request.host ? checkHost(call.request.host, 'host') : undefined;
-          const readings = await read.latest(topics, host);
-          const now = Date.now();
-          const reply: LatestReply = { readings: [], missing: [] };
-          readings.forEach((r, i) => {
-            if (!r) {
-              reply.missing.push(topics[i]!);
-              return;
-            }
-            reply.readings.push({
-              topic: r.topic,
-              value: r.value,
-              host: r.host,
-              time_ms: String(r.time),
-              age_seconds: ageSeconds(r.time, now),
-              interval_seconds: r.interval,
-              stale: isStale(r.time, r.interval, staleness, now),
-            });
-          });
-          return reply;
-        })().then(
-          (reply) => callback(null, reply),
-          (err) => callback(statusOf(err)),
-        );
-      },
-
-      Subscribe(call: grpc.ServerWritableStream<SubscribeRequest, SampleEvent>) {
-        let filter: SubscriberFilter;
-        try {
-          filter = new SubscriberFilter(call.request, settings.maxTopics);
-        } catch (err) {
-          call.emit('error', statusOf(err));
-          return;
-        }
-        const fromSeq = Number(call.request.from_seq);
-        const abort = new AbortController();
-        let stopListening = () => {};
-        subscribers.inc();
-        const queue = new SubscriberQueue(call, settings.subscriberBuffer, (lastSeq) => {
-          cutOff.inc();
-          log.warn('subscriber too slow: cut off', {
-            peer: call.getPeer(),
-            buffer: settings.subscriberBuffer,
-          });
-          end({
-            code: grpc.status.RESOURCE_EXHAUSTED,
-            details: `subscriber too slow: its buffer of ${settings.subscriberBuffer} samples filled; resume with from_seq=${lastSeq}`,
-          });
-        });
-        let ended = false;
-        const end = (status?: Partial<grpc.StatusObject>) => {
-          if (ended) return;
-          ended = true;
-          queue.ended = true;
-          subscribers.dec();
-          stopListening();
-          abort.abort();
-          if (status) {
-            // HTTP/2 delivers the status after the messages already in flight, so a client
-            // sees it once it reads again; until then it holds no more than its flow-control window.
-            call.emit('error', status);
-          }
-        };
-        call.on('cancelled', () => end());
-        call.on('close', () => end());
-        call.on('error', () => end());
-
-        const offer = (event: FeedEvent) => {
-          const encoded = encode(event, filter);
-          if (encoded && queue.push(encoded)) delivered.inc();
-        };
-        if (fromSeq > 0) {
-          (async () => {
-            for await (const event of replayFrom(
-              nats,
-              fromSeq,
-              filter.hostList(),
-              log,
-              abort.signal,
-            )) {
-              if (ended) break;
-              offer(event);
-              await queue.roomAvailable();
-            }
-          })().catch((err) => {
-            log.warn('replay for a subscriber failed', { error: (err as Error).message });
-            end({
-              code: grpc.status.UNAVAILABLE,
-              details: 'the samples stream is not reachable; resume later',
-            });
-          });
-        } else {
-          feed.listen(offer).then(
-            (stop) => {
-              if (ended) stop();
-              else stopListening = stop;
-            },
-            (err: Error) => {
-              log.warn('a subscriber could not start', { error: err.message });
-              end({
-                code: grpc.status.UNAVAILABLE,
-                details: 'the samples stream is not reachable; resume later',
-              });
-            },
-          );
-        }
-      },
-
-      WatchIncidents(call: grpc.ServerWritableStream<WatchIncidentsRequest, IncidentEventMessage>) {
-        let hosts: string[];
-        try {
-          hosts = call.request.hosts.map((h) => checkHost(h, 'hosts entry'));
-        } catch (err) {
-          call.emit('error', statusOf(err));
-          return;
-        }
-        const abort = new AbortController();
-        call.on('cancelled', () => abort.abort());
-        call.on('close', () => abort.abort());
-        watchIncidents(nats, hosts, Number(call.request.from_seq), abort.signal, async (event) => {
-          // Incidents are few: a slow watcher simply waits for its connection to drain.
-          if (!call.write(event)) await new Promise((resolve) => call.once('drain', resolve));
-        }).then(
-          () => call.end(),
-          (err: Error) => {
-            if (abort.signal.aborted) return;
-            log.warn('incident watch failed', { error: err.message });
-            call.emit('error', {
-              code: grpc.status.UNAVAILABLE,
-              details: 'the incidents stream is not reachable; resume later',
-            });
-          },
-        );
-      },
-    },
-  );
+  const context: HandlerContext = { settings, deps, subscribers, cutOff, delivered, encode };
+  const handlers: LoadstarHandlers = {
+    Latest: handleLatest(context),
+    Subscribe: handleSubscribe(context),
+    WatchIncidents: handleWatchIncidents(context),
+  };
+  server.addService({ ...service, Subscribe: passThrough }, handlers);
   return server;
 }
 
+/** Latest: the newest reading of each requested topic, and the topics without one. */
+function handleLatest({ settings, deps }: HandlerContext): LoadstarHandlers['Latest'] {
+  const { read, staleness } = deps;
+  return (call, callback) => {
+    (async () => {
+      const topics = parseTopics(call.request.topics, settings.maxTopics);
+      const host = call.request.host ? checkHost(call.request.host, 'host') : undefined;
+      const readings = await read.latest(topics, host);
+      const now = Date.now();
+      const reply: LatestReply__Output = { readings: [], missing: [] };
+      readings.forEach((r, i) => {
+        if (!r) {
+          reply.missing.push(topics[i]!);
+          return;
+        }
+        reply.readings.push({
+          topic: r.topic,
+          value: r.value,
+          host: r.host,
+          time_ms: String(r.time),
+          age_seconds: ageSeconds(r.time, now),
+          interval_seconds: r.interval,
+          stale: isStale(r.time, r.interval, staleness, now),
+        });
+      });
+      return reply;
+    })().then(
+      (reply) => callback(null, reply),
+      (err) => callback(statusOf(err)),
+    );
+  };
+}
+
+/**
+ * Subscribe: every matching sample from now (the live feed) or from a stream position (a
+ * replay from JetStream), through a bounded queue that cuts off a subscriber too slow for it.
+ */
+function handleSubscribe(context: HandlerContext): LoadstarHandlers['Subscribe'] {
+  const { settings, subscribers, cutOff, delivered, encode } = context;
+  const { feed, nats, log } = context.deps;
+  return (call) => {
+    let filter: SubscriberFilter;
+    try {
+      filter = new SubscriberFilter(call.request, settings.maxTopics);
+    } catch (err) {
+      call.emit('error', statusOf(err));
+      return;
+    }
+    const fromSeq = Number(call.request.from_seq);
+    const abort = new AbortController();
+    let stopListening = () => {};
+    subscribers.inc();
+    const queue = new SubscriberQueue(call, settings.subscriberBuffer, (lastSeq) => {
+      cutOff.inc();
+      log.warn('subscriber too slow: cut off', {
+        peer: call.getPeer(),
+        buffer: settings.subscriberBuffer,
+      });
+      end({
+        code: grpc.status.RESOURCE_EXHAUSTED,
+        details: `subscriber too slow: its buffer of ${settings.subscriberBuffer} samples filled; resume with from_seq=${lastSeq}`,
+      });
+    });
+    let ended = false;
+    const end = (status?: Partial<grpc.StatusObject>) => {
+      if (ended) return;
+      ended = true;
+      queue.ended = true;
+      subscribers.dec();
+      stopListening();
+      abort.abort();
+      if (status) {
+        // HTTP/2 delivers the status after the messages already in flight, so a client
+        // sees it once it reads again; until then it holds no more than its flow-control window.
+        call.emit('error', status);
+      }
+    };
+    call.on('cancelled', () => end());
+    call.on('close', () => end());
+    call.on('error', () => end());
+
+    const offer = (event: FeedEvent) => {
+      const encoded = encode(event, filter);
+      if (encoded && queue.push(encoded)) delivered.inc();
+    };
+    if (fromSeq > 0) {
+      (async () => {
+        for await (const event of replayFrom(nats, fromSeq, filter.hostList(), log, abort.signal)) {
+          if (ended) break;
+          offer(event);
+          await queue.roomAvailable();
+        }
+      })().catch((err) => {
+        log.warn('replay for a subscriber failed', { error: (err as Error).message });
+        end({
+          code: grpc.status.UNAVAILABLE,
+          details: 'the samples stream is not reachable; resume later',
+        });
+      });
+    } else {
+      feed.listen(offer).then(
+        (stop) => {
+          if (ended) stop();
+          else stopListening = stop;
+        },
+        (err: Error) => {
+          log.warn('a subscriber could not start', { error: err.message });
+          end({
+            code: grpc.status.UNAVAILABLE,
+            details: 'the samples stream is not reachable; resume later',
+          });
+        },
+      );
+    }
+  };
+}
+
+/** WatchIncidents: every incident transition from now or from a stream position, in order. */
+function handleWatchIncidents({ deps }: HandlerContext): LoadstarHandlers['WatchIncidents'] {
+  const { nats, log } = deps;
+  return (call) => {
+    let hosts: string[];
+    try {
+      hosts = call.request.hosts.map((h) => checkHost(h, 'hosts entry'));
+    } catch (err) {
+      call.emit('error', statusOf(err));
+      return;
+    }
+    const abort = new AbortController();
+    call.on('cancelled', () => abort.abort());
+    call.on('close', () => abort.abort());
+    readIncidentEvents(nats, hosts, Number(call.request.from_seq), abort.signal, async (event) => {
+      // Incidents are few: a slow watcher simply waits for its connection to drain.
+      if (!call.write(event)) await new Promise((resolve) => call.once('drain', resolve));
+    }).then(
+      () => call.end(),
+      (err: Error) => {
+        if (abort.signal.aborted) return;
+        log.warn('incident watch failed', { error: err.message });
+        call.emit('error', {
+          code: grpc.status.UNAVAILABLE,
+          details: 'the incidents stream is not reachable; resume later',
+        });
+      },
+    );
+  };
+}
+
+/** An incident as the wire carries it: int64 fields as strings, none as 0 or '', pairs as messages. */
+function incidentMessage(incident: Incident): Incident__Output {
+  return {
+    ...incident,
+    opened_at_ms: String(incident.opened_at_ms),
+    resolved_at_ms: String(incident.resolved_at_ms ?? 0),
+    resolution: incident.resolution ?? '',
+    samples: String(incident.samples),
+    trigger: incident.trigger.map(([time, value]) => ({ time_ms: String(time), value })),
+  };
+}
+
 /** Incident events from the incidents stream (from now, or from a position), until the signal aborts. */
-async function watchIncidents(
+async function readIncidentEvents(
   nats: NatsLink,
   hosts: string[],
   fromSeq: number,
   signal: AbortSignal,
-  send: (event: IncidentEventMessage) => Promise<void>,
+  send: (event: IncidentEvent__Output) => Promise<void>,
 ): Promise<void> {
   // "From now" is past the stream's last sequence at the call: nothing from before, nothing after missed.
   const start = fromSeq > 0 ? fromSeq : (await streamEnd(nats, INCIDENTS_STREAM)) + 1;

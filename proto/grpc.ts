@@ -1,13 +1,46 @@
-// Loads proto/loadstar.proto at run time (the .proto is the source of truth)
-// and gives its messages TypeScript shapes. A test checks these shapes against
-// the loaded definition, so the two cannot drift apart.
+// Loads proto/loadstar.proto at run time (the .proto is the source of truth) and
+// types it with the code `npm run grpc-types` generates from it into proto/generated/.
+// Never restate a message by hand: edit the .proto and regenerate (a test fails on stale types).
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import type { Incident } from './incident.ts';
+import type { LoadstarClient, LoadstarDefinition } from './generated/loadstar/v1/Loadstar.ts';
+import type { ProtoGrpcType } from './generated/loadstar.ts';
+
+// Each message comes in two shapes: `X`, what a sender may pass (every field optional), and
+// `X__Output`, what a receiver gets with LOADER_OPTIONS (every field set, int64 as a string,
+// a message field possibly null).
+export type { Incident, Incident__Output } from './generated/loadstar/v1/Incident.ts';
+export type {
+  IncidentEvent,
+  IncidentEvent__Output,
+} from './generated/loadstar/v1/IncidentEvent.ts';
+export type { LatestReply, LatestReply__Output } from './generated/loadstar/v1/LatestReply.ts';
+export type {
+  LatestRequest,
+  LatestRequest__Output,
+} from './generated/loadstar/v1/LatestRequest.ts';
+export type {
+  LoadstarClient,
+  LoadstarDefinition,
+  LoadstarHandlers,
+} from './generated/loadstar/v1/Loadstar.ts';
+export type { Reading, Reading__Output } from './generated/loadstar/v1/Reading.ts';
+export type { SampleEvent, SampleEvent__Output } from './generated/loadstar/v1/SampleEvent.ts';
+export type {
+  SubscribeRequest,
+  SubscribeRequest__Output,
+} from './generated/loadstar/v1/SubscribeRequest.ts';
+export type {
+  WatchIncidentsRequest,
+  WatchIncidentsRequest__Output,
+} from './generated/loadstar/v1/WatchIncidentsRequest.ts';
 
 export const PROTO_PATH = new URL('./loadstar.proto', import.meta.url).pathname;
 
-/** keepCase keeps snake_case field names; longs as strings keep int64 exact. */
+/**
+ * keepCase keeps snake_case field names; longs as strings keep int64 exact. The `grpc-types`
+ * script in package.json passes the same options to the generator, so the types match.
+ */
 export const LOADER_OPTIONS: protoLoader.Options = {
   keepCase: true,
   longs: String,
@@ -15,126 +48,23 @@ export const LOADER_OPTIONS: protoLoader.Options = {
   oneofs: true,
 };
 
-export interface LatestRequest {
-  topics: string[];
-  host: string;
-}
-export interface Reading {
-  topic: string;
-  value: number;
-  host: string;
-  time_ms: string | number;
-  age_seconds: number;
-  interval_seconds: number;
-  stale: boolean;
-}
-export interface LatestReply {
-  readings: Reading[];
-  missing: string[];
-}
-export interface SubscribeRequest {
-  topics: string[];
-  hosts: string[];
-  from_seq: string | number;
-}
-export interface SampleEvent {
-  seq: string | number;
-  host: string;
-  id: string;
-  time_ms: string | number;
-  interval_seconds: number;
-  metrics: Record<string, number>;
-}
-
-export interface WatchIncidentsRequest {
-  hosts: string[];
-  from_seq: string | number;
-}
-/**
- * An incident on the wire: the fields of `Incident`, with int64 fields as
- * proto-loader gives them (strings, see LOADER_OPTIONS), no resolve time as 0,
- * no resolution as '', and the trigger's pairs as messages.
- */
-export type IncidentMessage = Omit<
-  Incident,
-  'state' | 'opened_at_ms' | 'resolved_at_ms' | 'samples' | 'trigger' | 'resolution' | 'kind'
-> & {
-  state: string;
-  kind: string;
-  resolution: string;
-  opened_at_ms: string | number;
-  resolved_at_ms: string | number;
-  samples: string | number;
-  trigger: { time_ms: string | number; value: number }[];
-};
-
-export function incidentMessage(incident: Incident): IncidentMessage {
-  return {
-    ...incident,
-    opened_at_ms: String(incident.opened_at_ms),
-    resolved_at_ms: String(incident.resolved_at_ms ?? 0),
-    resolution: incident.resolution ?? '',
-    samples: String(incident.samples),
-    trigger: incident.trigger.map(([time, value]) => ({ time_ms: String(time), value })),
-  };
-}
-
-export interface IncidentEventMessage {
-  seq: string | number;
-  transition: string;
-  incident: IncidentMessage;
-}
-
-export function loadLoadstarService(): grpc.ServiceDefinition {
+function loadPackage(): ProtoGrpcType {
   const definition = protoLoader.loadSync(PROTO_PATH, LOADER_OPTIONS);
-  const pkg = grpc.loadPackageDefinition(definition) as unknown as {
-    loadstar: { v1: { Loadstar: grpc.ServiceClientConstructor } };
-  };
-  return pkg.loadstar.v1.Loadstar.service;
+  return grpc.loadPackageDefinition(definition) as unknown as ProtoGrpcType;
 }
 
-/** A gateway with READ_TOKENS set wants metadata `authorization: Bearer <token>` on every call. */
-export type LoadstarClient = grpc.Client & {
-  Latest(
-    request: Partial<LatestRequest>,
-    callback: (err: grpc.ServiceError | null, reply: LatestReply) => void,
-  ): grpc.ClientUnaryCall;
-  Latest(
-    request: Partial<LatestRequest>,
-    options: Partial<grpc.CallOptions>,
-    callback: (err: grpc.ServiceError | null, reply: LatestReply) => void,
-  ): grpc.ClientUnaryCall;
-  Latest(
-    request: Partial<LatestRequest>,
-    metadata: grpc.Metadata,
-    callback: (err: grpc.ServiceError | null, reply: LatestReply) => void,
-  ): grpc.ClientUnaryCall;
-  WatchIncidents(
-    request: Partial<WatchIncidentsRequest>,
-    options?: Partial<grpc.CallOptions>,
-  ): grpc.ClientReadableStream<IncidentEventMessage>;
-  WatchIncidents(
-    request: Partial<WatchIncidentsRequest>,
-    metadata: grpc.Metadata,
-    options?: Partial<grpc.CallOptions>,
-  ): grpc.ClientReadableStream<IncidentEventMessage>;
-  Subscribe(
-    request: Partial<SubscribeRequest>,
-    options?: Partial<grpc.CallOptions>,
-  ): grpc.ClientReadableStream<SampleEvent>;
-  Subscribe(
-    request: Partial<SubscribeRequest>,
-    metadata: grpc.Metadata,
-    options?: Partial<grpc.CallOptions>,
-  ): grpc.ClientReadableStream<SampleEvent>;
-};
+export function loadLoadstarService(): LoadstarDefinition {
+  return loadPackage().loadstar.v1.Loadstar.service;
+}
 
-/** A client for the gateway's gRPC service at host:port. */
+/**
+ * A client for the gateway's gRPC service at host:port. A gateway with READ_TOKENS set wants
+ * metadata `authorization: Bearer <token>` on every call.
+ */
 export function createLoadstarClient(
   address: string,
   credentials = grpc.credentials.createInsecure(),
   options: grpc.ChannelOptions = {},
 ): LoadstarClient {
-  const Client = grpc.makeGenericClientConstructor(loadLoadstarService(), 'Loadstar');
-  return new Client(address, credentials, options) as unknown as LoadstarClient;
+  return new (loadPackage().loadstar.v1.Loadstar)(address, credentials, options);
 }

@@ -16,7 +16,7 @@ import {
 import type { Log } from '../deploy/runtime/log.ts';
 import type { RedisClient } from '../deploy/runtime/redis.ts';
 import { metricsGuard, type TokenSet } from '../deploy/runtime/tokens.ts';
-import { openApiDocument } from '../proto/openapi/document.ts';
+import { openApiDocument } from '../proto/openapi.ts';
 import {
   checkHost,
   checkMetrics,
@@ -302,7 +302,7 @@ export function createReceiverApp(deps: ReceiverDeps): Koa {
     ctx.type = deps.registry.contentType;
     ctx.body = await deps.registry.metrics();
   });
-  // The same document as the gateway's, with this receiver as its server; built per
+  // The same document as the gateway's, with this receiver as its server; placed per
   // request, because its examples carry times near now (so that they pass the age checks).
   router.get('/openapi.json', (ctx) => {
     const gateway = deps.gatewayUrl;

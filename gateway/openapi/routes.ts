@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type Koa from 'koa';
 import getAbsoluteFSPath from 'swagger-ui-dist/absolute-path.js';
 import { sendJson } from '../../deploy/runtime/http.ts';
-import { openApiDocument } from '../../proto/openapi/document.ts';
+import { openApiDocument } from '../../proto/openapi.ts';
 import { InputError } from '../../proto/sample.ts';
 import type { RouteGroup } from '../routes/context.ts';
 
@@ -49,7 +49,7 @@ function send(ctx: Koa.Context, asset: Asset): void {
 export const openapiRoutes: RouteGroup = (router, { base, receiverUrls: receivers }) => {
   const { page, files } = docsAssets();
 
-  // Built per request: the examples' times follow the clock, so "Try it out" posts pass the age checks.
+  // Placed per request: the examples' times follow the clock, so "Try it out" posts pass the age checks.
   router.get(`${base}openapi.json`, (ctx) => {
     const document = openApiDocument(base, receivers[0]!.pathname, {
       servers: { gateway: ['/'], receiver: receivers.map((url) => url.origin) },

@@ -3,7 +3,11 @@
 // and records receive time minus time_ms for every delivery. One run per process;
 // every step is bounded in count and time. It exits when its parent goes.
 import * as grpc from '@grpc/grpc-js';
-import { createLoadstarClient, type LoadstarClient, type SampleEvent } from '../../proto/grpc.ts';
+import {
+  createLoadstarClient,
+  type LoadstarClient,
+  type SampleEvent__Output,
+} from '../../proto/grpc.ts';
 import type { DeliveryResult, DeliverySpec, SubscribersMessage } from './grpc-latency.ts';
 import { summarize } from './percentile.ts';
 
@@ -18,7 +22,7 @@ function tell(message: SubscribersMessage): void {
 
 async function measure(spec: DeliverySpec): Promise<DeliveryResult> {
   const clients: LoadstarClient[] = [];
-  const calls: grpc.ClientReadableStream<SampleEvent>[] = [];
+  const calls: grpc.ClientReadableStream<SampleEvent__Output>[] = [];
   const measuredPosts = Math.round((spec.rate * spec.measureMs) / 1000);
   const postsPerWindow = Math.ceil(measuredPosts / spec.windows);
   const windows = Array.from({ length: spec.windows }, () => ({
@@ -39,7 +43,7 @@ async function measure(spec: DeliverySpec): Promise<DeliveryResult> {
       );
     }
     const call = clients.at(-1)!.Subscribe({ hosts: [spec.host], topics: spec.topics });
-    call.on('data', (event: SampleEvent) => {
+    call.on('data', (event: SampleEvent__Output) => {
       const at = Date.now();
       if (warm[i] === 0) {
         warm[i] = 1;

@@ -2,7 +2,7 @@
 // acknowledgements the simulated agents got, and gRPC subscribers that resume
 // from their last stream position after every error, on the next gateway.
 import type * as grpc from '@grpc/grpc-js';
-import type { LoadstarClient, SampleEvent } from '../../proto/grpc.ts';
+import type { LoadstarClient, SampleEvent__Output } from '../../proto/grpc.ts';
 
 interface AgentsStatus {
   agents: { host: string; sent: number; longest_ack_gap_ms?: number }[];
@@ -73,7 +73,7 @@ export class Subscriber {
   reconnects = 0;
   private last = 0;
   private current: number;
-  private stream?: grpc.ClientReadableStream<SampleEvent>;
+  private stream?: grpc.ClientReadableStream<SampleEvent__Output>;
   private stopped = false;
 
   constructor(
@@ -106,7 +106,7 @@ export class Subscriber {
       // A short pause, so that a gateway that refuses at once is not hammered.
       setTimeout(() => this.start(), 500);
     };
-    stream.on('data', (e: SampleEvent) => {
+    stream.on('data', (e: SampleEvent__Output) => {
       this.last = Number(e.seq);
       this.received.push({ host: e.host, seq: e.metrics.seq!, position: this.last });
     });

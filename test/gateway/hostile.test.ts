@@ -12,7 +12,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import {
   createLoadstarClient,
-  type LatestReply,
+  type LatestReply__Output,
   type LoadstarClient,
   type SubscribeRequest,
   type WatchIncidentsRequest,
@@ -481,7 +481,7 @@ function unary(
     client.Latest(
       request,
       { deadline: Date.now() + ANSWER_WITHIN_MS },
-      (err: grpc.ServiceError | null, _reply?: LatestReply) =>
+      (err: grpc.ServiceError | null, _reply?: LatestReply__Output) =>
         resolve(
           err ? { code: err.code, details: err.details } : { code: grpc.status.OK, details: '' },
         ),

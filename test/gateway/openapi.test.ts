@@ -11,16 +11,7 @@ import { createMemoryLog } from '../../deploy/runtime/log.ts';
 import { readGatewayConfig } from '../../gateway/config.ts';
 import { createGatewayApp, type GatewayHttpDeps } from '../../gateway/http.ts';
 import type { RunningGateway } from '../../gateway/service.ts';
-import { openApiDocument } from '../../proto/openapi/document.ts';
-import type {
-  MediaType,
-  OpenApiDocument,
-  Operation,
-  Parameter,
-  Reference,
-  Response,
-  Schema,
-} from '../../proto/openapi/oas.ts';
+import { type DocumentOptions, openApiDocument } from '../../proto/openapi.ts';
 import { readReceiverConfig } from '../../receiver/config.ts';
 import { createReceiverApp, HEADERS, type ReceiverDeps } from '../../receiver/http.ts';
 import { encodeWriteRequest } from '../../receiver/remote-write.ts';
@@ -31,6 +22,78 @@ import { gatewayOn, getJson, receiverOn, redisClient } from '../harness/pipeline
 import { removeDir, type ServerProcess, startNats, startRedis } from '../harness/servers.ts';
 
 // ---- reading the document ---------------------------------------------------
+
+/** A JSON Schema (2020-12, as OpenAPI 3.1 takes it), the keywords the document uses. */
+interface Schema {
+  $ref?: string;
+  type?: string | string[];
+  format?: string;
+  properties?: Record<string, Schema>;
+  required?: string[];
+  additionalProperties?: boolean | Schema;
+  propertyNames?: Schema;
+  minProperties?: number;
+  items?: Schema | false;
+  prefixItems?: Schema[];
+  minItems?: number;
+  maxItems?: number;
+  enum?: readonly unknown[];
+  const?: unknown;
+  pattern?: string;
+  minimum?: number;
+  not?: Schema;
+  oneOf?: Schema[];
+  anyOf?: Schema[];
+}
+
+/** A pointer into the document; in 3.1 its description overrides the target's. */
+interface Reference {
+  $ref: string;
+  description?: string;
+}
+
+interface MediaType {
+  schema?: Schema;
+  examples?: Record<string, { summary?: string; value: unknown }>;
+}
+
+interface Parameter {
+  name: string;
+  in: 'query' | 'header' | 'path';
+  required?: boolean;
+  schema: Schema;
+  example?: unknown;
+}
+
+interface Response {
+  description: string;
+  headers?: Record<string, unknown>;
+  content?: Record<string, MediaType>;
+}
+
+/** The parts of an OpenAPI 3.1 operation this test reads. */
+interface Operation {
+  operationId: string;
+  summary: string;
+  tags: string[];
+  parameters?: (Parameter | Reference)[];
+  requestBody?: { content: Record<string, MediaType> };
+  responses: Record<string, Response | Reference>;
+  security?: Record<string, string[]>[];
+  servers?: { url: string; description?: string }[];
+}
+
+interface OpenApiDocument {
+  openapi: string;
+  servers: { url: string; description?: string }[];
+  tags: { name: string }[];
+  paths: Record<string, Partial<Record<HttpMethod, Operation>>>;
+  components: { securitySchemes: Record<string, unknown> };
+}
+
+/** The document as proto/openapi.yaml gives it, placed for these paths. */
+const documentFor = (base: string, receiverPath: string, options?: DocumentOptions) =>
+  openApiDocument(base, receiverPath, options) as unknown as OpenApiDocument;
 
 const METHODS = ['get', 'post', 'delete'] as const;
 type HttpMethod = (typeof METHODS)[number];
@@ -250,7 +313,7 @@ describe('OpenAPI document', () => {
   for (const [base, receiverPath] of configs) {
     it(`documents every route the services register and no other (base ${base}, receiver ${receiverPath})`, () => {
       const registered = new Set(appRoutes(base, receiverPath));
-      const documented = new Set(documentedRoutes(openApiDocument(base, receiverPath)));
+      const documented = new Set(documentedRoutes(documentFor(base, receiverPath)));
       expect(
         [...registered].filter((r) => !documented.has(r)),
         'registered, not documented',
@@ -263,14 +326,14 @@ describe('OpenAPI document', () => {
   }
 
   it('serves the endpoints both services answer once per service, naming its servers', () => {
-    const apart = openApiDocument('/mon/', '/data', {
+    const apart = documentFor('/mon/', '/data', {
       servers: { gateway: ['/'], receiver: ['http://r:8090'] },
     });
     expect(apart.paths['/mon/healthz']?.get?.servers).to.equal(undefined);
     expect(apart.paths['/healthz']?.get?.servers).to.deep.equal([
       { url: 'http://r:8090', description: 'receiver (RECEIVER_URL)' },
     ]);
-    const together = openApiDocument('/', '/data', {
+    const together = documentFor('/', '/data', {
       servers: { gateway: ['/'], receiver: ['http://r:8090'] },
     });
     expect(together.paths['/healthz']?.get?.servers?.map((s) => s.url)).to.deep.equal([
@@ -283,13 +346,13 @@ describe('OpenAPI document', () => {
   });
 
   it('refuses paths where the two services would claim the same endpoint', () => {
-    expect(() => openApiDocument('/', '/api/v1/recording/pause')).to.throw(
+    expect(() => documentFor('/', '/api/v1/recording/pause')).to.throw(
       'POST /api/v1/recording/pause belongs to two endpoints',
     );
   });
 
   it('is structurally sound: refs resolve, ids are unique, path parameters are declared', () => {
-    const doc = openApiDocument('/mon/', '/data');
+    const doc = documentFor('/mon/', '/data');
     expect(doc.openapi).to.match(/^3\.1\.\d+$/);
     const refs: string[] = [];
     const walk = (node: unknown) => {
@@ -332,7 +395,7 @@ describe('OpenAPI document', () => {
   });
 
   it('has examples that satisfy their own schemas', () => {
-    const doc = openApiDocument('/', '/data');
+    const doc = documentFor('/', '/data');
     let checked = 0;
     const media = (where: string, content: Record<string, MediaType> | undefined) => {
       for (const [type, { schema, examples }] of Object.entries(content ?? {})) {
@@ -357,8 +420,21 @@ describe('OpenAPI document', () => {
     expect(checked).to.be.above(60);
   });
 
+  it("moves the file's example times to the present, on whole minutes", () => {
+    const now = Date.UTC(2027, 2, 14, 9, 26, 53, 589);
+    const minute = Date.UTC(2027, 2, 14, 9, 26);
+    const doc = documentFor('/', '/data', { now });
+    const time = parametersOf(doc, doc.paths['/data']!.post!).find(
+      (p) => p.name === 'Loadstar-Time',
+    );
+    expect(time?.example).to.equal(String(minute));
+    const text = JSON.stringify(doc);
+    expect(text).to.include(new Date(minute - 600_000).toISOString());
+    expect(text).not.to.include('2026-12-01T');
+  });
+
   it('documents every header the receiver reads', () => {
-    const doc = openApiDocument('/', '/data');
+    const doc = documentFor('/', '/data');
     const ingest = doc.paths['/data']?.post;
     const headers = parametersOf(doc, ingest!)
       .filter((p) => p.in === 'header')
@@ -467,7 +543,7 @@ describe('OpenAPI document against the running services', function () {
       receiverOn({ ...env, ...guards, RECEIVER_URL: 'http://127.0.0.1:0/ingest' }),
       gatewayOn({ ...env, ...guards, WEB_SERVER_URL: 'http://127.0.0.1:0/mon/', API_TOKEN: TOKEN }),
     ]);
-    doc = openApiDocument('/mon/', '/ingest');
+    doc = documentFor('/mon/', '/ingest');
   });
   after(async () => {
     await Promise.all(
@@ -1134,6 +1210,19 @@ describe('OpenAPI document against the running services', function () {
 
   it('produces every documented error, with the documented message', async () => {
     await expectErrors(false, { ...errorRecipes, ...refusalRecipes() });
+  });
+
+  // The file says which operations need a token; this holds it to what the services guard,
+  // so that a route added to the file without its refusal fails here.
+  it('documents the token refusal on exactly the operations the services refuse without one', async () => {
+    for (const { path, method, operation } of operations(doc)) {
+      const origin = path.startsWith('/mon/') ? guardedGateway.url : guardedReceiver.url;
+      const got = await fetch(new URL(path, origin), { method: method.toUpperCase() });
+      await got.body?.cancel();
+      const refusals = responseOf(doc, operation, 401)?.content?.['application/json']?.examples;
+      const documented = ['noReadToken', 'noMetricsToken'].some((n) => n in (refusals ?? {}));
+      expect(got.status === 401, `${method} ${path} answers ${got.status}`).to.equal(documented);
+    }
   });
 
   it('serves its document at <base>openapi.json and the receiver’s at /openapi.json', async () => {

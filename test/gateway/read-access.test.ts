@@ -10,9 +10,9 @@ import { type Browser, chromium } from 'playwright-core';
 import type { RunningGateway } from '../../gateway/service.ts';
 import {
   createLoadstarClient,
-  type LatestReply,
+  type LatestReply__Output,
   type LoadstarClient,
-  type SampleEvent,
+  type SampleEvent__Output,
 } from '../../proto/grpc.ts';
 import type { RunningReceiver } from '../../receiver/service.ts';
 import type { RunningStore } from '../../receiver/store/service.ts';
@@ -44,9 +44,11 @@ function latest(
   topics: string[],
   host: string,
   metadata = new grpc.Metadata(),
-): Promise<LatestReply> {
+): Promise<LatestReply__Output> {
   return new Promise((resolve, reject) =>
-    client.Latest({ topics, host }, metadata, (err, reply) => (err ? reject(err) : resolve(reply))),
+    client.Latest({ topics, host }, metadata, (err, reply) =>
+      err ? reject(err) : resolve(reply!),
+    ),
   );
 }
 
@@ -266,7 +268,7 @@ describe('read tokens (READ_TOKENS) and the metrics token (METRICS_TOKEN)', func
       expect(denied.code).to.equal(grpc.status.UNAUTHENTICATED);
       const listening = gateway.feed.listenerCount;
       const call = client.Subscribe({ hosts: [host] }, withToken(readers[0]!));
-      const event = new Promise<SampleEvent>((resolve, reject) => {
+      const event = new Promise<SampleEvent__Output>((resolve, reject) => {
         call.on('data', resolve);
         call.on('error', (e: grpc.ServiceError) => {
           if (e.code !== grpc.status.CANCELLED) reject(e);

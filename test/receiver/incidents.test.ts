@@ -8,7 +8,7 @@ import type * as grpc from '@grpc/grpc-js';
 import { expect } from 'chai';
 import { connect, type NatsConnection } from 'nats';
 import type { RunningGateway } from '../../gateway/service.ts';
-import { createLoadstarClient, type IncidentEventMessage } from '../../proto/grpc.ts';
+import { createLoadstarClient, type IncidentEvent__Output } from '../../proto/grpc.ts';
 import type { Incident, IncidentEvent } from '../../proto/incident.ts';
 import type { RunningRules } from '../../receiver/rules/service.ts';
 import type { RunningReceiver } from '../../receiver/service.ts';
@@ -230,8 +230,8 @@ describe('incidents', function () {
     const host = uniqueName('watched');
     const client = createLoadstarClient(gateway.grpcAddress);
     const stream = client.WatchIncidents({ hosts: [host] });
-    const got: IncidentEventMessage[] = [];
-    stream.on('data', (e: IncidentEventMessage) => got.push(e));
+    const got: IncidentEvent__Output[] = [];
+    stream.on('data', (e: IncidentEvent__Output) => got.push(e));
     stream.on('error', (err: grpc.ServiceError) => {
       if (err.code !== 1) throw err;
     });
@@ -252,7 +252,7 @@ describe('incidents', function () {
         state: 'open',
         opened_at_ms: String(t0 + 2000),
       });
-      expect(got[0]!.incident.trigger.map((p) => p.value)).to.deep.equal([99, 99, 99]);
+      expect(got[0]!.incident!.trigger.map((p) => p.value)).to.deep.equal([99, 99, 99]);
       expect(got[1]!.incident).to.include({ state: 'resolved', resolved_at_ms: String(t0 + 3000) });
       expect(Number(got[1]!.seq)).to.be.greaterThan(Number(got[0]!.seq));
     } finally {

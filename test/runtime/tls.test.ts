@@ -23,7 +23,11 @@ import type { RunningGateway } from '../../gateway/service.ts';
 import { type RunningAgent, startAgent } from '../../producer/agent.ts';
 import { readProducerConfig } from '../../producer/config.ts';
 import type { PartialRecord, Source } from '../../producer/sources/source.ts';
-import { createLoadstarClient, type LatestReply, type LoadstarClient } from '../../proto/grpc.ts';
+import {
+  createLoadstarClient,
+  type LatestReply__Output,
+  type LoadstarClient,
+} from '../../proto/grpc.ts';
 import { receiverCommand } from '../../receiver/config.ts';
 import { send } from '../../receiver/notifier/delivery.ts';
 import type { RunningReceiver } from '../../receiver/service.ts';
@@ -113,9 +117,13 @@ class CountingSource implements Source {
   }
 }
 
-function latest(client: LoadstarClient, topics: string[], host: string): Promise<LatestReply> {
+function latest(
+  client: LoadstarClient,
+  topics: string[],
+  host: string,
+): Promise<LatestReply__Output> {
   return new Promise((resolve, reject) =>
-    client.Latest({ topics, host }, (err, reply) => (err ? reject(err) : resolve(reply))),
+    client.Latest({ topics, host }, (err, reply) => (err ? reject(err) : resolve(reply!))),
   );
 }
 

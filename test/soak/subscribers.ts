@@ -3,7 +3,11 @@
 // own time. A stream cut off as too slow resumes from its last position, as a
 // real client would, and is counted. Runs until told to finish; exits with its parent.
 import * as grpc from '@grpc/grpc-js';
-import { createLoadstarClient, type LoadstarClient, type SampleEvent } from '../../proto/grpc.ts';
+import {
+  createLoadstarClient,
+  type LoadstarClient,
+  type SampleEvent__Output,
+} from '../../proto/grpc.ts';
 import { LagRecorder, SlotCounts, slotOf } from './lags.ts';
 import {
   type CoordinatorMessage,
@@ -27,7 +31,7 @@ let finish: (() => SubscribersResult) | undefined;
 
 function subscribe(spec: SubscribersSpec): void {
   const clients: LoadstarClient[] = [];
-  const calls = new Set<grpc.ClientReadableStream<SampleEvent>>();
+  const calls = new Set<grpc.ClientReadableStream<SampleEvent__Output>>();
   const received = new SlotCounts();
   const delivery = new LagRecorder(CAPACITY);
   const firstErrors: string[] = [];
@@ -47,7 +51,7 @@ function subscribe(spec: SubscribersSpec): void {
     const call = client.Subscribe({ hosts, topics: WATCHED_TOPICS, from_seq: fromSeq });
     calls.add(call);
     let lastSeq = fromSeq - 1;
-    call.on('data', (event: SampleEvent) => {
+    call.on('data', (event: SampleEvent__Output) => {
       const now = Date.now();
       const time = Number(event.time_ms);
       lastSeq = Number(event.seq);
