@@ -1,7 +1,7 @@
 // The sources file (SOURCES_FILE): the remote sources the agent polls besides
 // its own machine, read and checked once at start into typed settings. A bad
 // entry stops the agent before it starts, naming the source and the field.
-import { ConfigError, type Env } from '../../proto/config.ts';
+import { ConfigError, DURATION_FORMS, type Env, parseDuration } from '../../proto/config.ts';
 import type { Log } from '../../proto/log.ts';
 import { quoteName } from '../../proto/sample.ts';
 import { FileError, readStructuredFile } from '../../proto/structured-file.ts';
@@ -33,8 +33,6 @@ const COMMON_KEYS = ['name', 'type', 'url', 'interval', 'timeout', 'headers'];
 /** Source names show in logs and counters: the metric alphabet, kept short. */
 const SOURCE_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/;
-const DURATION_UNITS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600 };
 
 export interface SourceDefaults {
   /** The agent's INTERVAL, seconds: a source's interval when it gives none. */
@@ -134,21 +132,14 @@ export class Entry {
     return value as T;
   }
 
-  /** Seconds, given as a number (`30`) or a duration (`500ms`, `30s`, `5m`, `1h`). */
+  /** Seconds, given as a duration (parseDuration: `30`, `500ms`, `30s`, `5m`, `1h`). */
   seconds(key: string, fallback: number, limits: { min: number; max: number }): number {
     const value = this.value(key);
     if (value === undefined) return fallback;
-    let seconds = Number.NaN;
-    if (typeof value === 'number') seconds = value;
-    else if (typeof value === 'string') {
-      const match = DURATION.exec(value.trim());
-      if (match) seconds = Number(match[1]) * (DURATION_UNITS[match[2] ?? 's'] ?? 1);
-    }
-    if (!Number.isFinite(seconds))
-      this.fail(
-        key,
-        `is ${kind(value)}, expected seconds (as 30) or a duration (as 500ms, 30s, 5m)`,
-      );
+    const ms = parseDuration(value);
+    if (ms === undefined) this.fail(key, `is ${kind(value)}, expected ${DURATION_FORMS}`);
+    // A number is seconds already: dividing its milliseconds back would round 0.07 to 0.07000000000000001.
+    const seconds = typeof value === 'number' ? value : ms / 1000;
     if (seconds < limits.min || seconds > limits.max)
       this.fail(key, `${String(value)} is not between ${limits.min} s and ${limits.max} s`);
     return seconds;

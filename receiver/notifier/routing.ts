@@ -3,6 +3,7 @@
 // (the `routes:` of RULES_FILE: match on severity, hosts and rule). Parsed into
 // typed values at start and at each reload; errors name the entry and field.
 import { createHash } from 'node:crypto';
+import { DURATION_FORMS, parseDuration } from '../../proto/config.ts';
 import type { Incident } from '../../proto/incident.ts';
 import { namePattern } from '../../proto/pattern.ts';
 import { RECEIVER_NAME, RECEIVER_TYPES, type ReceiverType } from '../../proto/receivers.ts';
@@ -65,13 +66,6 @@ export interface Target {
 
 const RECEIVER_FIELDS = new Set(['name', 'type', 'url', 'headers']);
 const ROUTE_FIELDS = new Set(['receivers', 'severity', 'hosts', 'rule', 'remind_every']);
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-function duration(text: unknown): number | null {
-  const match = typeof text === 'string' ? DURATION.exec(text.trim()) : null;
-  return match ? Number(match[1]) * UNIT_MS[match[2]!]! : null;
-}
 
 /** The receivers and routes in force: the settings' receivers, then the file's. */
 export function parseRouting(
@@ -197,7 +191,8 @@ export function parseRouting(
     const remindEveryMs =
       r.remind_every === undefined
         ? null
-        : (duration(r.remind_every) ?? fail('remind_every', 'must be a duration (as 30m, 4h)'));
+        : (parseDuration(r.remind_every) ??
+          fail('remind_every', `must be a duration: ${DURATION_FORMS}`));
     if (remindEveryMs !== null && remindEveryMs < 1_000)
       fail('remind_every', 'must be at least 1s');
     routes.push({
