@@ -20,14 +20,43 @@ import {
 } from './prometheus.ts';
 import type { Source } from './source.ts';
 
-export type RemoteSourceSettings = HttpJsonSettings | PrometheusSettings;
+/**
+ * One type of remote source: the fields its entries may have besides the
+ * common ones, how an entry is read into its settings, and the running source.
+ */
+interface SourceType<S extends RemoteSettings & { type: string }> {
+  keys: readonly string[];
+  read(entry: Entry, common: RemoteSettings): S;
+  create(settings: S, log: Log): Source;
+}
 
-/** Every type of remote source: the keys its entries may have, and how they are read. */
-const TYPES = {
-  'http-json': { keys: HTTP_JSON_KEYS, read: readHttpJsonSettings },
-  prometheus: { keys: PROMETHEUS_KEYS, read: readPrometheusSettings },
-} as const;
-type SourceType = keyof typeof TYPES;
+function sourceType<S extends RemoteSettings & { type: string }>(
+  type: SourceType<S>,
+): SourceType<S> {
+  return type;
+}
+
+/**
+ * Every type of remote source, by the name a file's `type:` gives. This is
+ * the one place a type is added: the settings' union, the check of `type:`
+ * (and its error, which lists these names) and createRemoteSource follow it.
+ */
+const SOURCE_TYPES = {
+  'http-json': sourceType<HttpJsonSettings>({
+    keys: HTTP_JSON_KEYS,
+    read: readHttpJsonSettings,
+    create: (settings, log) => new HttpJsonSource(settings, log),
+  }),
+  prometheus: sourceType<PrometheusSettings>({
+    keys: PROMETHEUS_KEYS,
+    read: readPrometheusSettings,
+    create: (settings, log) => new PrometheusSource(settings, log),
+  }),
+};
+type SourceTypeName = keyof typeof SOURCE_TYPES;
+
+/** The settings of any registered source type. */
+export type RemoteSourceSettings = ReturnType<(typeof SOURCE_TYPES)[SourceTypeName]['read']>;
 
 const COMMON_KEYS = ['name', 'type', 'url', 'interval', 'timeout', 'headers'];
 /** Source names show in logs and counters: the metric alphabet, kept short. */
@@ -245,8 +274,8 @@ export function readSourcesFile(path: string, defaults: SourceDefaults): RemoteS
     const earlier = names.get(name);
     if (earlier !== undefined) entry.fail('name', `${quoteName(name)} is also sources[${earlier}]`);
     names.set(name, i);
-    const type: SourceType = entry.oneOf('type', Object.keys(TYPES) as SourceType[]);
-    const { keys, read } = TYPES[type];
+    const type = entry.oneOf('type', Object.keys(SOURCE_TYPES) as SourceTypeName[]);
+    const { keys, read } = SOURCE_TYPES[type];
     entry.checkKnown([...COMMON_KEYS, ...keys]);
     return read(entry, readCommon(entry, name, defaults));
   });
@@ -254,10 +283,7 @@ export function readSourcesFile(path: string, defaults: SourceDefaults): RemoteS
 
 /** The running source for one entry of the file. */
 export function createRemoteSource(settings: RemoteSourceSettings, log: Log): Source {
-  switch (settings.type) {
-    case 'http-json':
-      return new HttpJsonSource(settings, log);
-    case 'prometheus':
-      return new PrometheusSource(settings, log);
-  }
+  // The registry pairs each type's settings with its source; TypeScript cannot follow the pair.
+  const type = SOURCE_TYPES[settings.type] as SourceType<RemoteSourceSettings>;
+  return type.create(settings, log);
 }
