@@ -7,6 +7,7 @@ import { DURATION_FORMS, parseDuration } from '../../proto/config.ts';
 import type { Incident } from '../../proto/incident.ts';
 import { namePattern } from '../../proto/pattern.ts';
 import { RECEIVER_NAME, RECEIVER_TYPES, type ReceiverType } from '../../proto/receivers.ts';
+import { Entry, FileError, type FilePlace, isMapping } from '../../proto/structured-file.ts';
 import { type HostSelector, hostSelected, parseHosts } from '../rules/rules.ts';
 
 export interface ReceiverSpec {
@@ -52,9 +53,10 @@ export function settingsReceiverName(type: ReceiverType, url: URL): string {
   return `${type}-${createHash('sha256').update(url.href).digest('hex').slice(0, 6)}`;
 }
 
-export class RoutingError extends Error {
-  constructor(message: string) {
-    super(message);
+/** Receivers or routes refused: names the entry, the field and, for a file read from disk, its line. */
+export class RoutingError extends FileError {
+  constructor(message: string, place?: FilePlace) {
+    super(message, place);
     this.name = 'RoutingError';
   }
 }
@@ -100,18 +102,12 @@ export function parseRouting(
   if (!Array.isArray(fileRoutes)) throw new RoutingError('"routes:" must be a list of routes');
 
   fileReceivers.forEach((raw, index) => {
-    const named =
-      raw && typeof raw === 'object' && typeof (raw as { name?: unknown }).name === 'string';
-    const where = `receivers[${index}]${named ? ` '${(raw as { name: string }).name}'` : ''}`;
-    const fail = (field: string, problem: string): never => {
-      throw new RoutingError(`${where}: field '${field}' ${problem}`);
-    };
-    if (!raw || typeof raw !== 'object' || Array.isArray(raw))
-      throw new RoutingError(`${where}: is not a mapping of fields`);
-    const r = raw as Record<string, unknown>;
-    for (const key of Object.keys(r))
-      if (!RECEIVER_FIELDS.has(key))
-        fail(key, `is not a receiver field (${[...RECEIVER_FIELDS].join(', ')})`);
+    const where = `receivers[${index}]${isMapping(raw) && typeof raw.name === 'string' ? ` '${raw.name}'` : ''}`;
+    if (!isMapping(raw)) throw new RoutingError(`${where}: is not a mapping of fields`);
+    const entry = new Entry(raw, where, { error: RoutingError });
+    const fail = (field: string, problem: string): never => entry.fail(field, problem);
+    const r = raw;
+    entry.checkKnown(RECEIVER_FIELDS, 'a receiver field');
     const name =
       typeof r.name === 'string' && RECEIVER_NAME.test(r.name)
         ? r.name
@@ -152,15 +148,11 @@ export function parseRouting(
 
   fileRoutes.forEach((raw, index) => {
     const where = `routes[${index}]`;
-    const fail = (field: string, problem: string): never => {
-      throw new RoutingError(`${where}: field '${field}' ${problem}`);
-    };
-    if (!raw || typeof raw !== 'object' || Array.isArray(raw))
-      throw new RoutingError(`${where}: is not a mapping of fields`);
-    const r = raw as Record<string, unknown>;
-    for (const key of Object.keys(r))
-      if (!ROUTE_FIELDS.has(key))
-        fail(key, `is not a route field (${[...ROUTE_FIELDS].join(', ')})`);
+    if (!isMapping(raw)) throw new RoutingError(`${where}: is not a mapping of fields`);
+    const entry = new Entry(raw, where, { error: RoutingError });
+    const fail = (field: string, problem: string): never => entry.fail(field, problem);
+    const r = raw;
+    entry.checkKnown(ROUTE_FIELDS, 'a route field');
     const names = typeof r.receivers === 'string' ? [r.receivers] : r.receivers;
     if (!Array.isArray(names) || names.length === 0)
       fail('receivers', 'must name one or more receivers');

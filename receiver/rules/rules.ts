@@ -5,6 +5,7 @@
 import { DURATION_FORMS, parseDuration } from '../../proto/config.ts';
 import { namePattern } from '../../proto/pattern.ts';
 import { HOST_NAME, METRIC_NAME } from '../../proto/sample.ts';
+import { Entry, FileError, type FilePlace, isMapping } from '../../proto/structured-file.ts';
 
 export type Aggregate = 'avg' | 'min' | 'max';
 export type Comparison = '>' | '>=' | '<' | '<=';
@@ -48,9 +49,10 @@ export type HostSelector =
   | { kind: 'list'; hosts: string[] }
   | { kind: 'pattern'; pattern: RegExp; text: string };
 
-export class RuleError extends Error {
-  constructor(message: string) {
-    super(message);
+/** A rules file refused: names the rule, the field and, for a file read from disk, its line. */
+export class RuleError extends FileError {
+  constructor(message: string, place?: FilePlace) {
+    super(message, place);
     this.name = 'RuleError';
   }
 }
@@ -129,22 +131,17 @@ export function parseRules(source: unknown): Rule[] {
     );
   const seen = new Set<string>();
   return list.map((raw, index) => {
-    const where = `rules[${index}]${raw && typeof raw === 'object' && typeof (raw as { name?: unknown }).name === 'string' ? ` '${(raw as { name: string }).name}'` : ''}`;
-    const fail = (field: string, problem: string): never => {
-      throw new RuleError(`${where}: field '${field}' ${problem}`);
-    };
-    if (!raw || typeof raw !== 'object' || Array.isArray(raw))
-      throw new RuleError(`${where}: is not a mapping of fields`);
-    const r = raw as Record<string, unknown>;
+    const where = `rules[${index}]${isMapping(raw) && typeof raw.name === 'string' ? ` '${raw.name}'` : ''}`;
+    if (!isMapping(raw)) throw new RuleError(`${where}: is not a mapping of fields`);
+    const entry = new Entry(raw, where, { error: RuleError });
+    const fail = (field: string, problem: string): never => entry.fail(field, problem);
+    const r = raw;
     const kind = r.kind ?? 'threshold';
     if (kind !== 'threshold' && kind !== 'absent') fail('kind', 'must be threshold or absent');
-    const fields = kind === 'absent' ? ABSENT_FIELDS : FIELDS;
-    for (const key of Object.keys(r))
-      if (!fields.has(key))
-        fail(
-          key,
-          `is not ${kind === 'absent' ? 'a field of an absent rule' : 'a rule field'} (${[...fields].join(', ')})`,
-        );
+    entry.checkKnown(
+      kind === 'absent' ? ABSENT_FIELDS : FIELDS,
+      kind === 'absent' ? 'a field of an absent rule' : 'a rule field',
+    );
 
     const name =
       typeof r.name === 'string' && RULE_NAME.test(r.name)
