@@ -3,6 +3,7 @@
 // setting; `readConfig` turns it into one line on stderr and exit status 2.
 import { readFileSync } from 'node:fs';
 import * as util from 'node:util';
+import { LoadstarError } from './errors.ts';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -16,12 +17,13 @@ export const SHARED_DEFAULTS = {
   INTERVAL: 5,
 } as const;
 
-export class ConfigError extends Error {
+/** A bad setting: code `bad_setting`, naming the setting. */
+export class ConfigError extends LoadstarError {
   constructor(
     readonly setting: string,
     problem: string,
   ) {
-    super(`${setting}: ${problem}`);
+    super('bad_setting', `${setting}: ${problem}`);
     this.name = 'ConfigError';
   }
 }

@@ -13,6 +13,7 @@ import {
   parseDocument,
 } from 'yaml';
 import { DURATION_FORMS, parseDuration } from './config.ts';
+import { LoadstarError } from './errors.ts';
 import { quoteName } from './sample.ts';
 
 /** Where a refusal points: the file, the line (when the file was read here) and the field's path. */
@@ -22,14 +23,14 @@ export interface FilePlace {
   field?: string;
 }
 
-/** A file that cannot be read, parsed or used; the one error of this module and its validators. */
-export class FileError extends Error {
+/** A file that cannot be read, parsed or used (code `bad_file`); the one error of this module and its validators. */
+export class FileError extends LoadstarError {
   readonly file?: string;
   readonly line?: number;
   readonly field?: string;
 
   constructor(message: string, place: FilePlace = {}) {
-    super(message);
+    super('bad_file', message);
     this.name = 'FileError';
     this.file = place.file;
     this.line = place.line;

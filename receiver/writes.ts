@@ -10,6 +10,7 @@ import { gunzip } from 'node:zlib';
 import type Router from '@koa/router';
 import type Koa from 'koa';
 import { Counter, type Registry } from 'prom-client';
+import { codeOfStatus } from '../proto/errors.ts';
 import type { Log } from '../proto/log.ts';
 import {
   HOST_LABEL,
@@ -133,6 +134,7 @@ export function writeRoutes(router: Router, path: IngestPath): void {
     ctx.type = 'application/json';
     ctx.body = JSON.stringify({
       error: `${refusals.length} of ${total} ${refusals.length === 1 ? 'was' : 'were'} refused, the rest is stored; first: ${refusals[0]!.message}`,
+      code: codeOfStatus(status),
     });
   };
 
