@@ -24,6 +24,7 @@ export function requireToken(token: string | undefined): Koa.Middleware {
           error: given
             ? 'the API token is wrong'
             : 'this endpoint needs the API token: Authorization: Bearer <API_TOKEN>',
+          code: 'unauthorized',
         });
         return;
       }

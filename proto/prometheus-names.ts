@@ -14,6 +14,8 @@
 //   4. anything else:           web.p99-ms -> web_p99_ms{loadstar_metric="web.p99-ms"}
 // A series that rule 1 spells is never spelt by rules 2 to 4 (they step aside
 // to rule 4), which is what keeps the mapping one to one.
+
+import { LoadstarError } from './errors.ts';
 import { METRIC_NAME } from './sample.ts';
 
 export const PROM_METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
@@ -239,8 +241,12 @@ export function promSeries(metric: string): PromSeries {
   return namedSeries(metric);
 }
 
-/** Why a written series has no loadstar name. */
-export class UnmappableSeries extends Error {}
+/** Why a written series has no loadstar name (code `bad_input`). */
+export class UnmappableSeries extends LoadstarError {
+  constructor(message: string) {
+    super('bad_input', message);
+  }
+}
 
 /**
  * The loadstar metric name a Prometheus series (without its host label) is

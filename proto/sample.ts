@@ -2,6 +2,7 @@
 // crosses a service boundary is checked here, once, into this type; the core
 // trusts it. Rejections say what was wrong and where.
 import { randomBytes } from 'node:crypto';
+import { codeOfStatus, LoadstarError } from './errors.ts';
 import { renderFloat } from './float.ts';
 
 /** Metric names are free text within this pattern (docs/CONTRACT.md). */
@@ -40,14 +41,15 @@ export class SampleIds {
   }
 }
 
-/** A rejected input, with the HTTP status it deserves. */
-export class InputError extends Error {
+/** A rejected input, with the HTTP status it deserves; its code follows the status (codeOfStatus). */
+export class InputError extends LoadstarError {
   constructor(
     message: string,
     readonly status = 400,
+    /** The label of the rejection counter (`too_large`, `content_type`…): finer than the code. */
     readonly reason = 'invalid',
   ) {
-    super(message);
+    super(codeOfStatus(status), message);
     this.name = 'InputError';
   }
 }

@@ -9,7 +9,13 @@
 //   Label        { string name = 1; string value = 2; }
 //   Sample       { double value = 1; int64 timestamp = 2; }   // timestamp: epoch ms
 
-export class ProtobufError extends Error {}
+import { LoadstarError } from '../proto/errors.ts';
+
+export class ProtobufError extends LoadstarError {
+  constructor(message: string) {
+    super('bad_input', message);
+  }
+}
 
 /** Prometheus' stale marker, "this series ended" (a NaN with these exact bits), as written on the wire. */
 const STALE_MARKER = Buffer.from([0x02, 0, 0, 0, 0, 0, 0xf0, 0x7f]);

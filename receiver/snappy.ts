@@ -10,8 +10,13 @@
 //   10 copy: length-1 in the upper six bits, two offset bytes (little endian)
 //   11 copy: length-1 in the upper six bits, four offset bytes (little endian)
 // A copy repeats `length` bytes starting `offset` bytes back (it may overlap itself).
+import { LoadstarError } from '../proto/errors.ts';
 
-export class SnappyError extends Error {}
+export class SnappyError extends LoadstarError {
+  constructor(message: string) {
+    super('bad_input', message);
+  }
+}
 
 /** The declared uncompressed length and where the elements start. */
 function readLength(input: Uint8Array): { length: number; at: number } {

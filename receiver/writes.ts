@@ -12,6 +12,7 @@ import type Koa from 'koa';
 import { Counter, type Registry } from 'prom-client';
 import { readBodyBytes } from '../deploy/runtime/body.ts';
 import type { Log } from '../deploy/runtime/log.ts';
+import { codeOfStatus } from '../proto/errors.ts';
 import {
   HOST_LABEL,
   loadstarMetric,
@@ -133,6 +134,7 @@ export function writeRoutes(router: Router, path: IngestPath): void {
     ctx.type = 'application/json';
     ctx.body = JSON.stringify({
       error: `${refusals.length} of ${total} ${refusals.length === 1 ? 'was' : 'were'} refused, the rest is stored; first: ${refusals[0]!.message}`,
+      code: codeOfStatus(status),
     });
   };
 

@@ -84,7 +84,13 @@ const yamlOnFirstUse: Plugin = {
       args.kind === 'import-statement' ? { path: 'yaml', namespace: 'yaml-on-first-use' } : null,
     );
     build.onLoad({ filter: /.*/, namespace: 'yaml-on-first-use' }, () => ({
-      contents: 'export function parse(...args) { return require("yaml").parse(...args); }',
+      // What deploy/runtime/structured-file.ts uses: parse for the value, the rest for its lines.
+      contents: [
+        ...['parse', 'parseDocument', 'isAlias', 'isMap', 'isScalar', 'isSeq'].map(
+          (name) => `export function ${name}(...args) { return require("yaml").${name}(...args); }`,
+        ),
+        'export class LineCounter { constructor() { return new (require("yaml").LineCounter)(); } }',
+      ].join('\n'),
       resolveDir: REPO,
       loader: 'js',
     }));

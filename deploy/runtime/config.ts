@@ -3,6 +3,7 @@
 // setting; `readConfig` turns it into one line on stderr and exit status 2.
 import { readFileSync } from 'node:fs';
 import * as util from 'node:util';
+import { LoadstarError } from '../../proto/errors.ts';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -16,12 +17,13 @@ export const SHARED_DEFAULTS = {
   INTERVAL: 5,
 } as const;
 
-export class ConfigError extends Error {
+/** A bad setting: code `bad_setting`, naming the setting. */
+export class ConfigError extends LoadstarError {
   constructor(
     readonly setting: string,
     problem: string,
   ) {
-    super(`${setting}: ${problem}`);
+    super('bad_setting', `${setting}: ${problem}`);
     this.name = 'ConfigError';
   }
 }
@@ -70,7 +72,12 @@ export function readConfig<T>(service: string, parse: (settings: Settings) => T,
   }
 }
 
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/;
+/**
+ * The one duration syntax of every setting and file: a number of seconds
+ * (`30`, `0.5`, as text or as a YAML/JSON number) or a number with a unit
+ * (`250ms`, `30s`, `15m`, `24h`, `7d`; a space before the unit is allowed).
+ */
+const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/;
 const DURATION_UNITS: Record<string, number> = {
   ms: 1,
   s: 1000,
@@ -78,6 +85,26 @@ const DURATION_UNITS: Record<string, number> = {
   h: 3_600_000,
   d: 86_400_000,
 };
+/** What parseDuration accepts, in words: every message refusing a duration ends with it. */
+export const DURATION_FORMS =
+  'seconds (as 30 or 0.5) or a number with a unit ms, s, m, h or d (as 250ms, 30s, 15m, 24h, 7d)';
+
+/**
+ * A duration in milliseconds, or undefined when `value` is not one: not of
+ * the syntax above, negative, or longer than a timer can count (2^53 ms).
+ */
+export function parseDuration(value: unknown): number | undefined {
+  let ms: number;
+  if (typeof value === 'number') ms = value * 1000;
+  else if (typeof value === 'string') {
+    const match = DURATION.exec(value.trim());
+    if (!match) return undefined;
+    ms = Number(match[1]) * DURATION_UNITS[match[2] ?? 's']!;
+  } else return undefined;
+  if (!Number.isFinite(ms) || ms < 0 || ms > Number.MAX_SAFE_INTEGER) return undefined;
+  return ms;
+}
+
 const SIZE = /^(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|KiB|MiB|GiB)?$/i;
 const SIZE_UNITS: Record<string, number> = {
   b: 1,
@@ -170,13 +197,12 @@ export class Settings {
     return value;
   }
 
-  /** A duration as `90s`, `15m`, `24h`, `7d`, `250ms`, or plain seconds; returned in milliseconds. */
+  /** A duration (see parseDuration); returned in milliseconds. */
   duration(name: string, fallback: string, limits: NumberLimits = {}): number {
     const text = this.raw(name) ?? fallback;
-    const match = DURATION.exec(text);
-    if (!match)
-      throw new ConfigError(name, `'${text}' is not a duration (as 500ms, 30s, 15m, 24h, 7d)`);
-    const ms = Number(match[1]) * (DURATION_UNITS[match[2] ?? 's'] ?? 1000);
+    const ms = parseDuration(text);
+    if (ms === undefined)
+      throw new ConfigError(name, `'${text}' is not a duration: write ${DURATION_FORMS}`);
     this.checkLimits(name, ms, text, limits);
     return ms;
   }

@@ -16,17 +16,18 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type Koa from 'koa';
 import { Counter, Gauge, type Histogram, type Registry } from 'prom-client';
+import { codeOfStatus, errorCode, LoadstarError } from '../../proto/errors.ts';
 import { InputError } from '../../proto/sample.ts';
 import type { Log } from './log.ts';
 import { CertificateWatcher, type ServerTlsSettings } from './tls.ts';
 
-/** A dependency (NATS, Redis) is away: the request may succeed later. */
-export class UnavailableError extends Error {
+/** A dependency (NATS, Redis) is away (code `unavailable`): the request may succeed later. */
+export class UnavailableError extends LoadstarError {
   constructor(
     message: string,
     readonly retryAfterSeconds = 2,
   ) {
-    super(message);
+    super('unavailable', message);
     this.name = 'UnavailableError';
   }
 }
@@ -37,28 +38,34 @@ export function sendJson(ctx: Koa.Context, status: number, body: string | object
   ctx.body = typeof body === 'string' ? body : JSON.stringify(body);
 }
 
-/** Turns every thrown error into a JSON answer; unexpected ones are logged and counted as 500. */
+/**
+ * Turns every thrown error into a JSON answer, `{"error": "...", "code": "..."}`
+ * (the code from proto/errors.ts); unexpected ones are logged and counted as 500.
+ */
 export function errorMiddleware(log: Log, onRejected?: (reason: string) => void): Koa.Middleware {
   return async (ctx, next) => {
     try {
       await next();
       if (ctx.status === 404 && ctx.body === undefined) {
-        sendJson(ctx, 404, { error: `no route for ${ctx.method} ${ctx.path}` });
+        sendJson(ctx, 404, { error: `no route for ${ctx.method} ${ctx.path}`, code: 'not_found' });
       }
     } catch (err) {
       if (err instanceof InputError) {
         onRejected?.(err.reason);
-        sendJson(ctx, err.status, { error: err.message });
+        sendJson(ctx, err.status, { error: err.message, code: err.code });
       } else if (err instanceof UnavailableError) {
         ctx.set('Retry-After', String(err.retryAfterSeconds));
-        sendJson(ctx, 503, { error: err.message });
+        sendJson(ctx, 503, { error: err.message, code: err.code });
       } else {
         const e = err as { status?: number; expose?: boolean; message?: string };
         if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
-          sendJson(ctx, e.status, { error: e.expose && e.message ? e.message : 'bad request' });
+          sendJson(ctx, e.status, {
+            error: e.expose && e.message ? e.message : 'bad request',
+            code: err instanceof LoadstarError ? errorCode(err) : codeOfStatus(e.status),
+          });
         } else {
           log.error('request failed', { method: ctx.method, path: ctx.path, error: err });
-          sendJson(ctx, 500, { error: 'internal error; see the service log' });
+          sendJson(ctx, 500, { error: 'internal error; see the service log', code: 'internal' });
         }
       }
     }
@@ -189,6 +196,7 @@ function answerMalformed(
     error:
       known?.error ??
       `malformed HTTP request: ${reason.charAt(0).toLowerCase()}${reason.slice(1)}${where}${err.code ? ` (${err.code})` : ''}`,
+    code: codeOfStatus(status),
   });
   const answered = afterAnswersOwed(socket, () => {
     // An earlier answer may have closed the connection (Connection: close): nothing more to say.

@@ -8,6 +8,7 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import type { Agent as HttpsAgent } from 'node:https';
 import type { SecureContext } from 'node:tls';
+import { LoadstarError } from '../../proto/errors.ts';
 import type { Trust } from './trust.ts';
 
 export interface RequestSettings {
@@ -28,15 +29,16 @@ export interface Answer {
   text: string;
 }
 
-/** A request that failed before an answer came; `code` is the system's (ECONNREFUSED…) when there is one. */
-export class RequestError extends Error {
+/** A request that failed before an answer came (code `request_failed`). */
+export class RequestError extends LoadstarError {
   constructor(
     message: string,
-    readonly code?: string,
+    /** The system's error code (ECONNREFUSED…) when there is one. */
+    readonly systemCode?: string,
     /** It failed on a kept-alive connection reused from an earlier request. */
     readonly reused = false,
   ) {
-    super(message);
+    super('request_failed', message);
     this.name = 'RequestError';
   }
 }
@@ -73,7 +75,7 @@ export async function request(url: URL, settings: RequestSettings): Promise<Answ
   } catch (err) {
     // A kept-alive connection the server closed just as it was reused: the
     // request never arrived, so it goes again, once, on a new connection.
-    if (err instanceof RequestError && err.reused && err.code === 'ECONNRESET') return once();
+    if (err instanceof RequestError && err.reused && err.systemCode === 'ECONNRESET') return once();
     throw err;
   }
 }

@@ -81,7 +81,7 @@ export function refuseUnauthorized(ctx: Koa.Context, challenge: string, error: s
   ctx.set('WWW-Authenticate', challenge);
   ctx.status = 401;
   ctx.type = 'application/json';
-  ctx.body = JSON.stringify({ error });
+  ctx.body = JSON.stringify({ error, code: 'unauthorized' });
 }
 
 /**

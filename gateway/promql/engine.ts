@@ -7,6 +7,8 @@
 //
 // Two phases: every selector's points are fetched first (the only I/O), then
 // the tree is evaluated step by step in memory.
+
+import { LoadstarError } from '../../proto/errors.ts';
 import type { AggregateNode, BinaryNode, CallNode, Expr, RangeNode, SelectorNode } from './ast.ts';
 import { COMPARISON_OPS, SET_OPS, typeOf } from './ast.ts';
 import {
@@ -27,10 +29,10 @@ export const MAX_SERIES = 10_000;
 /** Most points one query may load. */
 export const MAX_POINTS = 20_000_000;
 
-/** A query that cannot be answered from the data (Prometheus' "execution" errors). */
-export class ExecutionError extends Error {
+/** A query that cannot be answered from the data (Prometheus' "execution" errors; code `query_failed`). */
+export class ExecutionError extends LoadstarError {
   constructor(message: string) {
-    super(message);
+    super('query_failed', message);
     this.name = 'ExecutionError';
   }
 }

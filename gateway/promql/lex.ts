@@ -2,6 +2,7 @@
 // parser's errors can say where (`1:14: parse error: ...`, as Prometheus does).
 // Knows PromQL's whole vocabulary, supported or not: the parser decides what
 // loadstar evaluates, and names what it does not.
+import { LoadstarError } from '../../proto/errors.ts';
 
 export type TokenKind =
   | 'identifier' // a name: metric, label, function, keyword
@@ -23,14 +24,14 @@ export interface Token {
 }
 
 /** A query PromQL cannot read (`parse error`), or PromQL that loadstar does not evaluate (`unsupported`); `pos` is where. */
-export class PromqlError extends Error {
+export class PromqlError extends LoadstarError {
   constructor(
     readonly reason: string,
     readonly pos: number,
     query: string,
     readonly kind: 'parse error' | 'unsupported' = 'parse error',
   ) {
-    super(`${where(query, pos)}: ${kind}: ${reason}`);
+    super('bad_query', `${where(query, pos)}: ${kind}: ${reason}`);
     this.name = 'PromqlError';
   }
 }

@@ -3,12 +3,17 @@
 // (RE2 guarantees linear time, and so does this). What the two engines would
 // read differently is translated, or refused; never read some other way.
 import { setFlagsFromString } from 'node:v8';
+import { LoadstarError } from '../../proto/errors.ts';
 
 // The `l` flag (linear time, no backtracking) needs this V8 flag; it changes nothing else.
 setFlagsFromString('--enable-experimental-regexp-engine');
 
 /** A regular expression loadstar will not evaluate; the reason says why. */
-export class RegexpError extends Error {}
+export class RegexpError extends LoadstarError {
+  constructor(message: string) {
+    super('bad_query', message);
+  }
+}
 
 /** RE2's `.`: one code point, anything but a newline (V8 without the u flag counts UTF-16 units). */
 const ANY = '(?:[\\uD800-\\uDBFF][\\uDC00-\\uDFFF]|[^\\n])';

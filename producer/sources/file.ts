@@ -3,7 +3,13 @@
 // entry stops the agent before it starts, naming the source and the field.
 import { ConfigError, type Env } from '../../deploy/runtime/config.ts';
 import type { Log } from '../../deploy/runtime/log.ts';
-import { FileError, readStructuredFile } from '../../deploy/runtime/structured-file.ts';
+import {
+  describeValue,
+  Entry,
+  FileError,
+  isMapping,
+  readStructuredFile,
+} from '../../deploy/runtime/structured-file.ts';
 import { quoteName } from '../../proto/sample.ts';
 import type { RemoteSettings } from './endpoint.ts';
 import {
@@ -20,21 +26,51 @@ import {
 } from './prometheus.ts';
 import type { Source } from './source.ts';
 
-export type RemoteSourceSettings = HttpJsonSettings | PrometheusSettings;
+/** The reader of one mapping of the file, as the source types' readers use it. */
+export { Entry };
 
-/** Every type of remote source: the keys its entries may have, and how they are read. */
-const TYPES = {
-  'http-json': { keys: HTTP_JSON_KEYS, read: readHttpJsonSettings },
-  prometheus: { keys: PROMETHEUS_KEYS, read: readPrometheusSettings },
-} as const;
-type SourceType = keyof typeof TYPES;
+/**
+ * One type of remote source: the fields its entries may have besides the
+ * common ones, how an entry is read into its settings, and the running source.
+ */
+interface SourceType<S extends RemoteSettings & { type: string }> {
+  keys: readonly string[];
+  read(entry: Entry, common: RemoteSettings): S;
+  create(settings: S, log: Log): Source;
+}
+
+function sourceType<S extends RemoteSettings & { type: string }>(
+  type: SourceType<S>,
+): SourceType<S> {
+  return type;
+}
+
+/**
+ * Every type of remote source, by the name a file's `type:` gives. This is
+ * the one place a type is added: the settings' union, the check of `type:`
+ * (and its error, which lists these names) and createRemoteSource follow it.
+ */
+const SOURCE_TYPES = {
+  'http-json': sourceType<HttpJsonSettings>({
+    keys: HTTP_JSON_KEYS,
+    read: readHttpJsonSettings,
+    create: (settings, log) => new HttpJsonSource(settings, log),
+  }),
+  prometheus: sourceType<PrometheusSettings>({
+    keys: PROMETHEUS_KEYS,
+    read: readPrometheusSettings,
+    create: (settings, log) => new PrometheusSource(settings, log),
+  }),
+};
+type SourceTypeName = keyof typeof SOURCE_TYPES;
+
+/** The settings of any registered source type. */
+export type RemoteSourceSettings = ReturnType<(typeof SOURCE_TYPES)[SourceTypeName]['read']>;
 
 const COMMON_KEYS = ['name', 'type', 'url', 'interval', 'timeout', 'headers'];
 /** Source names show in logs and counters: the metric alphabet, kept short. */
 const SOURCE_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/;
-const DURATION_UNITS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600 };
 
 export interface SourceDefaults {
   /** The agent's INTERVAL, seconds: a source's interval when it gives none. */
@@ -43,135 +79,6 @@ export interface SourceDefaults {
   timeoutMs: number;
   /** Settings `${NAME}` in header values refer to (tokens stay out of the file). */
   env: Env;
-}
-
-function kind(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'object') return 'a mapping';
-  if (typeof value === 'string') return `a string (${quoteName(value)})`;
-  return `${typeof value === 'number' ? 'the number' : 'the value'} ${String(value)}`;
-}
-
-function isMapping(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
-
-/**
- * One mapping of the file, read field by field: each accessor checks its field
- * and, when it is wrong, throws a ConfigError naming the source and the field.
- */
-export class Entry {
-  constructor(
-    private readonly raw: Readonly<Record<string, unknown>>,
-    /** The file and the source, as `/etc/loadstar/sources.yaml: sources[1] 'node-a'`. */
-    readonly where: string,
-    /** This mapping's place inside the source, as `metrics[0].`. */
-    private readonly prefix = '',
-  ) {}
-
-  fail(key: string, problem: string): never {
-    throw new ConfigError('SOURCES_FILE', `${this.where}: field '${this.prefix}${key}' ${problem}`);
-  }
-
-  /** The field's value; YAML's empty value (null) counts as absent. */
-  value(key: string): unknown {
-    return Object.hasOwn(this.raw, key) && this.raw[key] !== null ? this.raw[key] : undefined;
-  }
-
-  has(key: string): boolean {
-    return this.value(key) !== undefined;
-  }
-
-  /** Refuses keys not in `known`: a misspelt key would otherwise be silently ignored. */
-  checkKnown(known: readonly string[]): void {
-    for (const key of Object.keys(this.raw)) {
-      if (!known.includes(key)) this.fail(key, `is not a known field (known: ${known.join(', ')})`);
-    }
-  }
-
-  optionalString(key: string, pattern?: RegExp, rule?: string): string | undefined {
-    const value = this.value(key);
-    if (value === undefined) return undefined;
-    // YAML reads `metric: 1` or `mode: 0` as numbers; they are names all the same.
-    const text = typeof value === 'number' ? String(value) : value;
-    if (typeof text !== 'string' || text.trim() === '')
-      this.fail(key, `is ${kind(value)}, expected a non-empty string`);
-    if (pattern && !pattern.test(text))
-      this.fail(key, `${quoteName(text)} ${rule ?? `does not match ${pattern}`}`);
-    return text;
-  }
-
-  string(key: string, pattern?: RegExp, rule?: string): string {
-    return this.optionalString(key, pattern, rule) ?? this.fail(key, 'is missing');
-  }
-
-  number(key: string, fallback: number, limits: { min?: number; max?: number } = {}): number {
-    const value = this.value(key);
-    if (value === undefined) return fallback;
-    if (typeof value !== 'number' || !Number.isFinite(value))
-      this.fail(key, `is ${kind(value)}, expected a number`);
-    if (limits.min !== undefined && value < limits.min)
-      this.fail(key, `${value} is below the minimum ${limits.min}`);
-    if (limits.max !== undefined && value > limits.max)
-      this.fail(key, `${value} is above the maximum ${limits.max}`);
-    return value;
-  }
-
-  boolean(key: string, fallback: boolean): boolean {
-    const value = this.value(key);
-    if (value === undefined) return fallback;
-    if (typeof value !== 'boolean') this.fail(key, `is ${kind(value)}, expected true or false`);
-    return value;
-  }
-
-  oneOf<T extends string>(key: string, allowed: readonly T[], fallback?: T): T {
-    const value = this.value(key);
-    if (value === undefined)
-      return fallback ?? this.fail(key, `is missing (one of ${allowed.join(', ')})`);
-    if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value))
-      this.fail(key, `is ${kind(value)}, expected one of ${allowed.join(', ')}`);
-    return value as T;
-  }
-
-  /** Seconds, given as a number (`30`) or a duration (`500ms`, `30s`, `5m`, `1h`). */
-  seconds(key: string, fallback: number, limits: { min: number; max: number }): number {
-    const value = this.value(key);
-    if (value === undefined) return fallback;
-    let seconds = Number.NaN;
-    if (typeof value === 'number') seconds = value;
-    else if (typeof value === 'string') {
-      const match = DURATION.exec(value.trim());
-      if (match) seconds = Number(match[1]) * (DURATION_UNITS[match[2] ?? 's'] ?? 1);
-    }
-    if (!Number.isFinite(seconds))
-      this.fail(
-        key,
-        `is ${kind(value)}, expected seconds (as 30) or a duration (as 500ms, 30s, 5m)`,
-      );
-    if (seconds < limits.min || seconds > limits.max)
-      this.fail(key, `${String(value)} is not between ${limits.min} s and ${limits.max} s`);
-    return seconds;
-  }
-
-  /** A mapping's fields, in the file's order; undefined when absent. */
-  mapping(key: string): [string, unknown][] | undefined {
-    const value = this.value(key);
-    if (value === undefined) return undefined;
-    if (!isMapping(value)) this.fail(key, `is ${kind(value)}, expected a mapping`);
-    return Object.entries(value);
-  }
-
-  /** A list of mappings, each as an Entry naming its place (`metrics[2].`). */
-  entries(key: string): Entry[] | undefined {
-    const value = this.value(key);
-    if (value === undefined) return undefined;
-    if (!Array.isArray(value)) this.fail(key, `is ${kind(value)}, expected a list`);
-    return value.map((item: unknown, i) => {
-      if (!isMapping(item)) this.fail(`${key}[${i}]`, `is ${kind(item)}, expected a mapping`);
-      return new Entry(item, this.where, `${this.prefix}${key}[${i}].`);
-    });
-  }
 }
 
 /** `${NAME}` in a header value, replaced by that setting: a token need not be written in the file. */
@@ -202,7 +109,7 @@ function readCommon(entry: Entry, name: string, defaults: SourceDefaults): Remot
     const key = `headers.${header}`;
     if (!HEADER_NAME.test(header)) entry.fail(key, 'is not a valid HTTP header name');
     if (typeof value !== 'string' && typeof value !== 'number')
-      entry.fail(key, `is ${kind(value)}, expected a string`);
+      entry.fail(key, `is ${describeValue(value)}, expected a string`);
     const expanded = expandSettings(entry, key, String(value), defaults.env);
     if (/[\r\n\0]/.test(expanded)) entry.fail(key, 'has a line break or NUL in its value');
     headers[header] = expanded;
@@ -223,13 +130,20 @@ function readCommon(entry: Entry, name: string, defaults: SourceDefaults): Remot
 
 /** Reads and checks the sources file; a problem is a ConfigError naming source and field. */
 export function readSourcesFile(path: string, defaults: SourceDefaults): RemoteSourceSettings[] {
-  let content: unknown;
   try {
-    content = readStructuredFile(path);
+    return readSources(path, defaults);
   } catch (err) {
     if (err instanceof FileError) throw new ConfigError('SOURCES_FILE', err.message);
     throw err;
   }
+}
+
+/**
+ * The sources of the file; a problem is a FileError naming the file, the source
+ * and the field (its line is left out: these messages begin with the file).
+ */
+function readSources(path: string, defaults: SourceDefaults): RemoteSourceSettings[] {
+  const content = readStructuredFile(path);
   // Either the list itself or `sources: [...]`, which leaves room for other keys later.
   const list = Array.isArray(content)
     ? content
@@ -237,25 +151,25 @@ export function readSourcesFile(path: string, defaults: SourceDefaults): RemoteS
       ? content.sources
       : null;
   if (list === null) {
-    throw new ConfigError(
-      'SOURCES_FILE',
-      `${path}: is ${kind(content)}, expected a list of sources (or sources: followed by one)`,
+    throw new FileError(
+      `${path}: is ${describeValue(content)}, expected a list of sources (or sources: followed by one)`,
+      { file: path },
     );
   }
-  if (isMapping(content)) new Entry(content, path).checkKnown(['sources']);
+  if (isMapping(content)) new Entry(content, path, { showLine: false }).checkKnown(['sources']);
   const names = new Map<string, number>();
   return list.map((raw: unknown, i): RemoteSourceSettings => {
     const label = isMapping(raw) && typeof raw.name === 'string' ? ` ${quoteName(raw.name)}` : '';
     const where = `${path}: sources[${i}]${label}`;
     if (!isMapping(raw))
-      throw new ConfigError('SOURCES_FILE', `${where}: is ${kind(raw)}, expected a mapping`);
-    const entry = new Entry(raw, where);
+      throw new FileError(`${where}: is ${describeValue(raw)}, expected a mapping`, { file: path });
+    const entry = new Entry(raw, where, { showLine: false });
     const name = entry.string('name', SOURCE_NAME, 'is not 1 to 64 characters of [A-Za-z0-9_.:-]');
     const earlier = names.get(name);
     if (earlier !== undefined) entry.fail('name', `${quoteName(name)} is also sources[${earlier}]`);
     names.set(name, i);
-    const type: SourceType = entry.oneOf('type', Object.keys(TYPES) as SourceType[]);
-    const { keys, read } = TYPES[type];
+    const type = entry.oneOf('type', Object.keys(SOURCE_TYPES) as SourceTypeName[]);
+    const { keys, read } = SOURCE_TYPES[type];
     entry.checkKnown([...COMMON_KEYS, ...keys]);
     return read(entry, readCommon(entry, name, defaults));
   });
@@ -263,10 +177,7 @@ export function readSourcesFile(path: string, defaults: SourceDefaults): RemoteS
 
 /** The running source for one entry of the file. */
 export function createRemoteSource(settings: RemoteSourceSettings, log: Log): Source {
-  switch (settings.type) {
-    case 'http-json':
-      return new HttpJsonSource(settings, log);
-    case 'prometheus':
-      return new PrometheusSource(settings, log);
-  }
+  // The registry pairs each type's settings with its source; TypeScript cannot follow the pair.
+  const type = SOURCE_TYPES[settings.type] as SourceType<RemoteSourceSettings>;
+  return type.create(settings, log);
 }

@@ -1,6 +1,8 @@
 // The one interface every source implements: collect() returns partial records
 // (some metrics of some hosts); the producer merges what all sources reported
 // for the same host within one interval into one sample (collect.ts, nowhere else).
+// A remote source type (polled from the sources file) is added in one place:
+// SOURCE_TYPES in file.ts.
 import type { Metrics } from '../../proto/sample.ts';
 
 export interface PartialRecord {

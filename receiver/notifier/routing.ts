@@ -3,6 +3,13 @@
 // (the `routes:` of RULES_FILE: match on severity, hosts and rule). Parsed into
 // typed values at start and at each reload; errors name the entry and field.
 import { createHash } from 'node:crypto';
+import { DURATION_FORMS, parseDuration } from '../../deploy/runtime/config.ts';
+import {
+  Entry,
+  FileError,
+  type FilePlace,
+  isMapping,
+} from '../../deploy/runtime/structured-file.ts';
 import type { Incident } from '../../proto/incident.ts';
 import { namePattern } from '../../proto/pattern.ts';
 import { RECEIVER_NAME, RECEIVER_TYPES, type ReceiverType } from '../../proto/receivers.ts';
@@ -51,9 +58,10 @@ export function settingsReceiverName(type: ReceiverType, url: URL): string {
   return `${type}-${createHash('sha256').update(url.href).digest('hex').slice(0, 6)}`;
 }
 
-export class RoutingError extends Error {
-  constructor(message: string) {
-    super(message);
+/** Receivers or routes refused: names the entry, the field and, for a file read from disk, its line. */
+export class RoutingError extends FileError {
+  constructor(message: string, place?: FilePlace) {
+    super(message, place);
     this.name = 'RoutingError';
   }
 }
@@ -65,13 +73,6 @@ export interface Target {
 
 const RECEIVER_FIELDS = new Set(['name', 'type', 'url', 'headers']);
 const ROUTE_FIELDS = new Set(['receivers', 'severity', 'hosts', 'rule', 'remind_every']);
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-function duration(text: unknown): number | null {
-  const match = typeof text === 'string' ? DURATION.exec(text.trim()) : null;
-  return match ? Number(match[1]) * UNIT_MS[match[2]!]! : null;
-}
 
 /** The receivers and routes in force: the settings' receivers, then the file's. */
 export function parseRouting(
@@ -106,18 +107,12 @@ export function parseRouting(
   if (!Array.isArray(fileRoutes)) throw new RoutingError('"routes:" must be a list of routes');
 
   fileReceivers.forEach((raw, index) => {
-    const named =
-      raw && typeof raw === 'object' && typeof (raw as { name?: unknown }).name === 'string';
-    const where = `receivers[${index}]${named ? ` '${(raw as { name: string }).name}'` : ''}`;
-    const fail = (field: string, problem: string): never => {
-      throw new RoutingError(`${where}: field '${field}' ${problem}`);
-    };
-    if (!raw || typeof raw !== 'object' || Array.isArray(raw))
-      throw new RoutingError(`${where}: is not a mapping of fields`);
-    const r = raw as Record<string, unknown>;
-    for (const key of Object.keys(r))
-      if (!RECEIVER_FIELDS.has(key))
-        fail(key, `is not a receiver field (${[...RECEIVER_FIELDS].join(', ')})`);
+    const where = `receivers[${index}]${isMapping(raw) && typeof raw.name === 'string' ? ` '${raw.name}'` : ''}`;
+    if (!isMapping(raw)) throw new RoutingError(`${where}: is not a mapping of fields`);
+    const entry = new Entry(raw, where, { error: RoutingError });
+    const fail = (field: string, problem: string): never => entry.fail(field, problem);
+    const r = raw;
+    entry.checkKnown(RECEIVER_FIELDS, 'a receiver field');
     const name =
       typeof r.name === 'string' && RECEIVER_NAME.test(r.name)
         ? r.name
@@ -158,15 +153,11 @@ export function parseRouting(
 
   fileRoutes.forEach((raw, index) => {
     const where = `routes[${index}]`;
-    const fail = (field: string, problem: string): never => {
-      throw new RoutingError(`${where}: field '${field}' ${problem}`);
-    };
-    if (!raw || typeof raw !== 'object' || Array.isArray(raw))
-      throw new RoutingError(`${where}: is not a mapping of fields`);
-    const r = raw as Record<string, unknown>;
-    for (const key of Object.keys(r))
-      if (!ROUTE_FIELDS.has(key))
-        fail(key, `is not a route field (${[...ROUTE_FIELDS].join(', ')})`);
+    if (!isMapping(raw)) throw new RoutingError(`${where}: is not a mapping of fields`);
+    const entry = new Entry(raw, where, { error: RoutingError });
+    const fail = (field: string, problem: string): never => entry.fail(field, problem);
+    const r = raw;
+    entry.checkKnown(ROUTE_FIELDS, 'a route field');
     const names = typeof r.receivers === 'string' ? [r.receivers] : r.receivers;
     if (!Array.isArray(names) || names.length === 0)
       fail('receivers', 'must name one or more receivers');
@@ -197,7 +188,8 @@ export function parseRouting(
     const remindEveryMs =
       r.remind_every === undefined
         ? null
-        : (duration(r.remind_every) ?? fail('remind_every', 'must be a duration (as 30m, 4h)'));
+        : (parseDuration(r.remind_every) ??
+          fail('remind_every', `must be a duration: ${DURATION_FORMS}`));
     if (remindEveryMs !== null && remindEveryMs < 1_000)
       fail('remind_every', 'must be at least 1s');
     routes.push({

@@ -2,6 +2,13 @@
 // where a bad file stops the rules consumer with one line naming the rule and the
 // field, and again on SIGHUP or a change of the file (see RuleSource). Without a
 // file, the default rules below apply.
+import { DURATION_FORMS, parseDuration } from '../../deploy/runtime/config.ts';
+import {
+  Entry,
+  FileError,
+  type FilePlace,
+  isMapping,
+} from '../../deploy/runtime/structured-file.ts';
 import { namePattern } from '../../proto/pattern.ts';
 import { HOST_NAME, METRIC_NAME } from '../../proto/sample.ts';
 
@@ -47,9 +54,10 @@ export type HostSelector =
   | { kind: 'list'; hosts: string[] }
   | { kind: 'pattern'; pattern: RegExp; text: string };
 
-export class RuleError extends Error {
-  constructor(message: string) {
-    super(message);
+/** A rules file refused: names the rule, the field and, for a file read from disk, its line. */
+export class RuleError extends FileError {
+  constructor(message: string, place?: FilePlace) {
+    super(message, place);
     this.name = 'RuleError';
   }
 }
@@ -88,8 +96,6 @@ export const DEFAULT_RULES_SOURCE = {
   ],
 };
 
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 const RULE_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
 const FIELDS = new Set([
   'name',
@@ -107,11 +113,6 @@ const FIELDS = new Set([
 const ABSENT_FIELDS = new Set(['name', 'kind', 'hosts', 'intervals', 'severity']);
 /** The sections a rules file may hold: the rules consumer reads `rules`, the notifier the others. */
 const SECTIONS = new Set(['rules', 'receivers', 'routes']);
-
-function duration(text: string): number | null {
-  const match = DURATION.exec(text.trim());
-  return match ? Number(match[1]) * UNIT_MS[match[2]!]! : null;
-}
 
 /** A little under the firing threshold, so that an incident does not flap around it. */
 export function defaultResolve(op: Comparison, threshold: number): number {
@@ -135,22 +136,17 @@ export function parseRules(source: unknown): Rule[] {
     );
   const seen = new Set<string>();
   return list.map((raw, index) => {
-    const where = `rules[${index}]${raw && typeof raw === 'object' && typeof (raw as { name?: unknown }).name === 'string' ? ` '${(raw as { name: string }).name}'` : ''}`;
-    const fail = (field: string, problem: string): never => {
-      throw new RuleError(`${where}: field '${field}' ${problem}`);
-    };
-    if (!raw || typeof raw !== 'object' || Array.isArray(raw))
-      throw new RuleError(`${where}: is not a mapping of fields`);
-    const r = raw as Record<string, unknown>;
+    const where = `rules[${index}]${isMapping(raw) && typeof raw.name === 'string' ? ` '${raw.name}'` : ''}`;
+    if (!isMapping(raw)) throw new RuleError(`${where}: is not a mapping of fields`);
+    const entry = new Entry(raw, where, { error: RuleError });
+    const fail = (field: string, problem: string): never => entry.fail(field, problem);
+    const r = raw;
     const kind = r.kind ?? 'threshold';
     if (kind !== 'threshold' && kind !== 'absent') fail('kind', 'must be threshold or absent');
-    const fields = kind === 'absent' ? ABSENT_FIELDS : FIELDS;
-    for (const key of Object.keys(r))
-      if (!fields.has(key))
-        fail(
-          key,
-          `is not ${kind === 'absent' ? 'a field of an absent rule' : 'a rule field'} (${[...fields].join(', ')})`,
-        );
+    entry.checkKnown(
+      kind === 'absent' ? ABSENT_FIELDS : FIELDS,
+      kind === 'absent' ? 'a field of an absent rule' : 'a rule field',
+    );
 
     const name =
       typeof r.name === 'string' && RULE_NAME.test(r.name)
@@ -189,14 +185,19 @@ export function parseRules(source: unknown): Rule[] {
       if (!Number.isInteger(r.window) || r.window < 1 || r.window > 10_000)
         fail('window', 'must be a number of samples from 1 to 10000, or a duration');
       window = { kind: 'samples', size: r.window as number, text: `${r.window} samples` };
-    } else if (
-      typeof r.window === 'string' &&
-      duration(r.window) !== null &&
-      duration(r.window)! > 0
-    ) {
-      window = { kind: 'ms', size: duration(r.window)!, text: r.window };
     } else {
-      window = fail('window', 'must be a number of samples (as 3) or a duration (as 30s, 5m)');
+      // A bare number is a count of samples, so a duration window carries its unit.
+      const ms =
+        typeof r.window === 'string' && !/^[\d.\s]*$/.test(r.window)
+          ? parseDuration(r.window)
+          : undefined;
+      window =
+        ms !== undefined && ms > 0
+          ? { kind: 'ms', size: ms, text: r.window as string }
+          : fail(
+              'window',
+              'must be a number of samples (as 3) or a duration with a unit ms, s, m, h or d (as 30s, 5m)',
+            );
     }
 
     const aggregate = r.aggregate ?? 'avg';
@@ -225,9 +226,7 @@ export function parseRules(source: unknown): Rule[] {
     const forMs =
       r.for === undefined
         ? 0
-        : typeof r.for === 'string' && duration(r.for) !== null
-          ? duration(r.for)!
-          : fail('for', 'must be a duration (as 30s, 5m)');
+        : (parseDuration(r.for) ?? fail('for', `must be a duration: ${DURATION_FORMS}`));
 
     return {
       kind: 'threshold',

@@ -11,6 +11,7 @@ import { createMemoryLog } from '../../deploy/runtime/log.ts';
 import { readGatewayConfig } from '../../gateway/config.ts';
 import { createGatewayApp, type GatewayHttpDeps } from '../../gateway/http.ts';
 import type { RunningGateway } from '../../gateway/service.ts';
+import { ERROR_CODES } from '../../proto/errors.ts';
 import { type DocumentOptions, openApiDocument } from '../../proto/openapi.ts';
 import { readReceiverConfig } from '../../receiver/config.ts';
 import { createReceiverApp, HEADERS, type ReceiverDeps } from '../../receiver/http.ts';
@@ -88,7 +89,7 @@ interface OpenApiDocument {
   servers: { url: string; description?: string }[];
   tags: { name: string }[];
   paths: Record<string, Partial<Record<HttpMethod, Operation>>>;
-  components: { securitySchemes: Record<string, unknown> };
+  components: { securitySchemes: Record<string, unknown>; schemas: Record<string, Schema> };
 }
 
 /** The document as proto/openapi.yaml gives it, placed for these paths. */
@@ -431,6 +432,12 @@ describe('OpenAPI document', () => {
     const text = JSON.stringify(doc);
     expect(text).to.include(new Date(minute - 600_000).toISOString());
     expect(text).not.to.include('2026-12-01T');
+  });
+
+  it('documents exactly the error codes of proto/errors.ts', () => {
+    const doc = documentFor('/', '/data');
+    const schema = doc.components.schemas.Error!;
+    expect(schema.properties?.code?.enum).to.deep.equal([...ERROR_CODES]);
   });
 
   it('documents every header the receiver reads', () => {
