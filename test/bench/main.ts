@@ -42,6 +42,9 @@ async function run(options: BenchOptions, plan: BenchPlan, processes: Processes)
     startLoadstar(processes, servers),
     startCeiling(processes),
   ]);
+  const rest = !options.ingestOnly;
+  if (rest) step('services at idle: resident sets before anything is posted');
+  const idle = rest ? await measureIdle(loadstar) : [];
   const generator = LoadGenerator.start(processes);
   const backlog = await StoreBacklog.open(servers.nats.url);
   try {
@@ -129,7 +132,6 @@ async function run(options: BenchOptions, plan: BenchPlan, processes: Processes)
     );
 
     const delivery: DeliveryFigures[] = [];
-    const rest = !options.ingestOnly;
     for (const subscribers of rest ? plan.subscriberCounts : []) {
       step(`gRPC: ${subscribers} subscriber(s), samples at ${plan.grpcRate}/s`);
       delivery.push(
@@ -197,7 +199,7 @@ async function run(options: BenchOptions, plan: BenchPlan, processes: Processes)
       history: history.figures,
     };
     process.stdout.write(
-      `\n${renderTableOf(results)}\n\n${renderNotes(results)}\n${footprint ? `\n${renderFootprint(footprint)}\n` : ''}`,
+      `\n${renderTableOf(results)}\n\n${renderNotes(results)}\n${footprint ? `\n${renderIdle(idle)}\n\n${renderFootprint(footprint)}\n` : ''}`,
     );
     if (rest) {
       process.stdout.write(
@@ -215,11 +217,7 @@ async function runProducer(options: BenchOptions, plan: BenchPlan, processes: Pr
   step('starting nats-server, redis-server, receiver, store and gateway for the agent to post to');
   const loadstar = await startLoadstar(processes, await processes.startServers());
   step('services at idle: resident sets before anything is posted');
-  const idle = await measureIdle({
-    receiver: loadstar.receiver,
-    store: loadstar.store,
-    gateway: loadstar.gateway,
-  });
+  const idle = await measureIdle(loadstar);
   const footprint = await measureFootprint(
     processes,
     loadstar,

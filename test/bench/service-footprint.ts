@@ -4,6 +4,7 @@
 import { median } from './percentile.ts';
 import { rssBytes } from './proc-stat.ts';
 import type { Child } from './processes.ts';
+import type { Loadstar } from './services.ts';
 import { renderTable } from './table.ts';
 
 /** The ceiling each service's resident set at idle should stay under. */
@@ -17,7 +18,12 @@ export interface IdleFigures {
   rssMedianBytes: number;
 }
 
-export async function measureIdle(services: Record<string, Child>): Promise<IdleFigures[]> {
+export async function measureIdle(loadstar: Loadstar): Promise<IdleFigures[]> {
+  const services: Record<string, Child> = {
+    receiver: loadstar.receiver,
+    store: loadstar.store,
+    gateway: loadstar.gateway,
+  };
   await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
   const readings = new Map(Object.keys(services).map((name) => [name, [] as number[]]));
   for (let elapsed = 0; elapsed < WINDOW_MS; elapsed += EVERY_MS) {
