@@ -7,10 +7,10 @@ import {
   MINUTE_MS,
   type MinutePoint,
   type MinuteSeries,
+  pairsOf,
   type RawSeries,
   readMinutePoints,
   readMinuteSeries,
-  readRawPoints,
   readRawSeries,
 } from '../proto/store/codec.ts';
 import type { JsonText } from './json-text.ts';
@@ -66,22 +66,9 @@ export function parseRange(
 }
 
 /**
- * Raw points of one metric of one host in [from, to], oldest first; with
- * `notBefore` (now less the raw retention), none older than that.
+ * Raw points of one metric of one host in [from, to], oldest first, as columns;
+ * with `notBefore` (now less the raw retention), none older than that.
  */
-export async function readRaw(
-  redis: RedisClient,
-  host: string,
-  metric: string,
-  from: number,
-  to: number,
-  notBefore = 0,
-): Promise<[number, number][]> {
-  if (Math.max(from, notBefore) > to) return [];
-  return readRawPoints(redis, host, metric, Math.max(from, notBefore), to).catch(unavailable);
-}
-
-/** The same as columns, for an answer of a day of points. */
 export async function readRawColumns(
   redis: RedisClient,
   host: string,
@@ -91,6 +78,18 @@ export async function readRawColumns(
   notBefore = 0,
 ): Promise<RawSeries> {
   return readRawSeries(redis, host, metric, Math.max(from, notBefore), to).catch(unavailable);
+}
+
+/** The same as [time, value] pairs, for reads of a few of them. */
+export async function readRaw(
+  redis: RedisClient,
+  host: string,
+  metric: string,
+  from: number,
+  to: number,
+  notBefore = 0,
+): Promise<[number, number][]> {
+  return pairsOf(await readRawColumns(redis, host, metric, from, to, notBefore));
 }
 
 /** The stored one-minute aggregates of the minutes that have any, oldest first. */

@@ -594,15 +594,19 @@ export function rawSeries(
   return out;
 }
 
-/** The same points as [time, value] pairs, for reads of a few of them. */
+/** Raw points as [time, value] pairs, for reads of a few of them. */
+export function pairsOf(series: RawSeries): [number, number][] {
+  return Array.from({ length: series.length }, (_, i) => [series.time[i]!, series.value[i]!]);
+}
+
+/** The same points as [time, value] pairs. */
 export function rawPoints(
   hours: number[],
   blocks: (Buffer | null)[],
   from: number,
   to: number,
 ): [number, number][] {
-  const series = rawSeries(hours, blocks, from, to);
-  return Array.from({ length: series.length }, (_, i) => [series.time[i]!, series.value[i]!]);
+  return pairsOf(rawSeries(hours, blocks, from, to));
 }
 
 /** Raw points of one metric of one host in [from, to], oldest first, as columns. */
@@ -614,6 +618,7 @@ export async function readRawSeries(
   to: number,
 ): Promise<RawSeries> {
   const { hours, keys: blockKeys } = rawBlockKeys(host, metric, from, to);
+  if (blockKeys.length === 0) return new RawSeries();
   return rawSeries(hours, await redis.mgetBuffer(...blockKeys), from, to);
 }
 
@@ -625,8 +630,7 @@ export async function readRawPoints(
   from: number,
   to: number,
 ): Promise<[number, number][]> {
-  const { hours, keys: blockKeys } = rawBlockKeys(host, metric, from, to);
-  return rawPoints(hours, await redis.mgetBuffer(...blockKeys), from, to);
+  return pairsOf(await readRawSeries(redis, host, metric, from, to));
 }
 
 /** The one-minute aggregates of the minutes in [from, to] that have any, oldest first, as columns. */

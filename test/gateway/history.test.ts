@@ -186,6 +186,18 @@ describe('history and recording', function () {
       expect(Math.min(...filled.map((p: number[]) => p[3]!))).to.equal(1);
     });
 
+    it('answers a raw range wholly older than HISTORY_RAW_RETENTION with no points', async () => {
+      const host = uniqueName('past');
+      const now = Date.now();
+      await post(host, now - 1_000, { cpu: 1 });
+      // Raw retention here is one minute: from -3 h to -2 h is all past it, hours before its first block.
+      const res = await get(
+        `api/v1/history?metric=cpu&host=${host}&from=${now - 3 * 3_600_000}&to=${now - 2 * 3_600_000}`,
+      );
+      expect(res.status, JSON.stringify(res.body)).to.equal(200);
+      expect(res.body.points).to.deep.equal([]);
+    });
+
     it('lets Redis expire each minute block HISTORY_1M_RETENTION after its day ends, and each raw block HISTORY_RAW_RETENTION after its hour ends', async () => {
       const host = uniqueName('ttl');
       const now = Date.now();
