@@ -12,12 +12,21 @@ const ZERO = 0x30;
 /** Below this a whole number prints in int32 arithmetic. */
 const SMALL = 2 ** 31;
 const POW10 = Array.from({ length: 16 }, (_, i) => 10 ** i);
+/** "00" to "99": two digits per division. */
+const PAIRS = Uint8Array.from({ length: 200 }, (_, i) =>
+  i % 2 === 0 ? ZERO + Math.floor(i / 20) : ZERO + (((i - 1) / 2) % 10),
+);
+
+/** How many digits a whole number below 2^31 has. */
+function digitsOf(n: number): number {
+  let places = 1;
+  while (places < 10 && n >= POW10[places]!) places++;
+  return places;
+}
 
 export class JsonText {
   private buf = Buffer.allocUnsafe(64 * 1024);
   private at = 0;
-  /** Digits of the number being written, last first. */
-  private readonly digits = new Uint8Array(24);
 
   private room(bytes: number): void {
     if (this.at + bytes <= this.buf.length) return;
@@ -70,23 +79,21 @@ export class JsonText {
 
   /** A whole number below 2^31, in int32 arithmetic. */
   private small(n: number): this {
-    let k = 0;
-    do {
-      const q = (n / 10) | 0;
-      this.digits[k++] = ZERO + (n - q * 10);
-      n = q;
-    } while (n > 0);
-    while (k > 0) this.buf[this.at++] = this.digits[--k]!;
+    this.padded(n, digitsOf(n));
     return this;
   }
 
   /** A whole number below 2^31 in exactly `places` digits, leading zeros included. */
   private padded(n: number, places: number): void {
-    for (let i = places - 1; i >= 0; i--) {
-      const q = (n / 10) | 0;
-      this.buf[this.at + i] = ZERO + (n - q * 10);
+    let i = this.at + places;
+    while (i - this.at >= 2) {
+      const q = (n / 100) | 0;
+      const pair = (n - q * 100) * 2;
+      this.buf[--i] = PAIRS[pair + 1]!;
+      this.buf[--i] = PAIRS[pair]!;
       n = q;
     }
+    if (i > this.at) this.buf[this.at] = ZERO + n;
     this.at += places;
   }
 
@@ -116,31 +123,38 @@ export class JsonText {
    */
   decimal(value: number, scale: number): this {
     if (scale === 0 || Number.isInteger(value)) return this.float(value);
-    this.room(scale + 26);
-    if (value < 0) {
-      this.buf[this.at++] = MINUS;
-      value = -value;
-    }
     const d = POW10[scale]!;
-    const mantissa = Math.round(value * d);
+    const mantissa = Math.round(Math.abs(value) * d);
     const whole = Math.floor(mantissa / d);
     let fraction = mantissa - whole * d;
+    // Not a decimal of `scale` after all (it rounds to a whole number): print it as any double.
+    if (fraction === 0) return this.float(value);
+    this.room(scale + 26);
+    if (value < 0) this.buf[this.at++] = MINUS;
     let places = scale;
+    if (fraction < SMALL) {
+      // The common case (a percentage's two decimals): int32 arithmetic throughout.
+      for (let q = (fraction / 10) | 0; fraction === q * 10; q = (fraction / 10) | 0) {
+        fraction = q;
+        places--;
+      }
+      this.integer(whole);
+      this.buf[this.at++] = DOT;
+      this.padded(fraction, places);
+      return this;
+    }
     while (fraction % 10 === 0) {
       fraction /= 10;
       places--;
     }
     this.integer(whole);
     this.buf[this.at++] = DOT;
-    if (fraction < SMALL) this.padded(fraction, places);
-    else {
-      for (let i = places - 1; i >= 0; i--) {
-        const q = Math.floor(fraction / 10);
-        this.buf[this.at + i] = ZERO + (fraction - q * 10);
-        fraction = q;
-      }
-      this.at += places;
+    for (let i = places - 1; i >= 0; i--) {
+      const q = Math.floor(fraction / 10);
+      this.buf[this.at + i] = ZERO + (fraction - q * 10);
+      fraction = q;
     }
+    this.at += places;
     return this;
   }
 
@@ -152,8 +166,8 @@ export class JsonText {
   /** The bytes between two marks, once more (a number already printed). */
   again(start: number, end: number): this {
     this.room(end - start);
-    this.buf.copyWithin(this.at, start, end);
-    this.at += end - start;
+    // A number's few bytes: a loop costs less than a call into copyWithin.
+    for (let i = start; i < end; i++) this.buf[this.at++] = this.buf[i]!;
     return this;
   }
 

@@ -53,6 +53,13 @@ describe('JSON text of history answers', () => {
     );
   });
 
+  it('prints a value that rounds to a whole number at its scale as the double it is', () => {
+    for (const value of [1.0000000000000002, -3.0000000000000004]) {
+      const text = written((out) => out.decimal(value, 2));
+      expect(Object.is(JSON.parse(text), value), `${value} -> ${text}`).to.equal(true);
+    }
+  });
+
   it('copies what it printed once more', () => {
     const text = written((out) => {
       const start = out.length;
