@@ -38,15 +38,24 @@ export interface OpenApiFile {
   [key: string]: unknown;
 }
 
-const FILE: OpenApiFile = parse(
-  readFileSync(new URL('./openapi.yaml', import.meta.url), 'utf8'),
-) as OpenApiFile;
-// The document's version is the package's, as before it was a file.
-FILE.info.version = (
-  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
-    version: string;
-  }
-).version;
+let file: OpenApiFile | undefined;
+
+/**
+ * The file, parsed when first asked for: parsing 4,500 lines of YAML grows a
+ * service's heap by some 30 MB, which a service nobody asks for its document
+ * should not carry.
+ */
+function openApiFile(): OpenApiFile {
+  if (file) return file;
+  file = parse(readFileSync(new URL('./openapi.yaml', import.meta.url), 'utf8')) as OpenApiFile;
+  // The document's version is the package's, as before it was a file.
+  file.info.version = (
+    JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+    }
+  ).version;
+  return file;
+}
 
 export interface DocumentOptions {
   /** Where each service answers (origins); '/' is the origin the document was fetched from. */
@@ -82,7 +91,8 @@ export function openApiDocument(
     }
     paths[path][method] = operation;
   };
-  for (const [path, item] of Object.entries(FILE.paths)) {
+  const source = openApiFile();
+  for (const [path, item] of Object.entries(source.paths)) {
     for (const [method, operation] of Object.entries(item)) {
       const answeredBy = new Set(operation.servers?.map((s) => s.description));
       if (!answeredBy.has(RECEIVER)) {
@@ -116,7 +126,7 @@ export function openApiDocument(
   const now = options.now ?? Date.now();
   // Whole minutes, so that the examples' one-minute buckets stay on the minute.
   const shift = Math.floor((now - EXAMPLES_AT) / 60_000) * 60_000;
-  return redate({ ...FILE, servers: gatewayServers, paths }, shift) as OpenApiFile;
+  return redate({ ...source, servers: gatewayServers, paths }, shift) as OpenApiFile;
 }
 
 const ISO_TIME = /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/g;

@@ -1,5 +1,6 @@
 // Serves the OpenAPI document at <base>openapi.json with the interactive docs
-// at <base>docs (Swagger UI from node_modules, never a CDN). Reads files once, at start.
+// at <base>docs (Swagger UI from node_modules, never a CDN). Reads its files once,
+// when the docs are first asked for: Swagger UI is 2 MB a gateway need not hold unasked.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Koa from 'koa';
@@ -47,7 +48,11 @@ function send(ctx: Koa.Context, asset: Asset): void {
 }
 
 export const openapiRoutes: RouteGroup = (router, { base, receiverUrls: receivers }) => {
-  const { page, files } = docsAssets();
+  let assets: ReturnType<typeof docsAssets> | undefined;
+  const docs = () => {
+    assets ??= docsAssets();
+    return assets;
+  };
 
   // Placed per request: the examples' times follow the clock, so "Try it out" posts pass the age checks.
   router.get(`${base}openapi.json`, (ctx) => {
@@ -63,10 +68,11 @@ export const openapiRoutes: RouteGroup = (router, { base, receiverUrls: receiver
       ctx.redirect('../docs');
       return;
     }
-    send(ctx, page);
+    send(ctx, docs().page);
   });
 
   router.get(`${base}docs/:file`, (ctx) => {
+    const { files } = docs();
     const file = Object.hasOwn(files, ctx.params.file!) ? files[ctx.params.file!] : undefined;
     if (!file)
       throw new InputError(`no docs file ${JSON.stringify(ctx.params.file)}`, 404, 'not_found');
