@@ -69,7 +69,7 @@ export function renderTableOf(r: BenchResults): string {
       count(r.query.pipeline.perSecond),
       count(r.query.ceiling.perSecond),
       ratio(r.query.ratio),
-      verdict(r.query.ratio >= 0.7, 'ratio >= 0.7'),
+      verdict(r.query.ratio >= 0.8, 'ratio >= 0.8'),
     ],
     ['query: latency p50 / p99', latencies(r.query.pipeline), latencies(r.query.ceiling), '', ''],
   ];
@@ -81,7 +81,7 @@ export function renderTableOf(r: BenchResults): string {
       '',
       '',
       [
-        d.subscribers === 1000 ? verdict(d.p99Ms < 50, 'p99 < 50 ms') : '',
+        d.subscribers === 1000 ? verdict(d.p99Ms < 25, 'p99 < 25 ms') : '',
         complete ? '' : `${count(d.received)}/${count(d.expected)} delivered`,
       ]
         .filter(Boolean)
