@@ -152,6 +152,13 @@ interface HostStart {
 
 /** Hosts remembered at most, the least recently folded forgotten first: bounds the memory. */
 const REMEMBERED_HOSTS = 20_000;
+/**
+ * How long a host that another process folded under this one is read before
+ * each fold instead of remembered: two copies taking turns on the same hosts
+ * (store copies draining one backlog) would otherwise have every other fold
+ * refused and encoded again.
+ */
+const SHARED_HOST_MS = 60_000;
 
 /**
  * The hosts this process folded last, as its own folds left them, so that the
@@ -161,6 +168,8 @@ const REMEMBERED_HOSTS = 20_000;
  */
 class HostMemory {
   private readonly hosts = new Map<string, HostStart>();
+  /** Hosts another process folds too, until when they are not remembered. */
+  private readonly shared = new Map<string, number>();
 
   recall(host: string, metrics: string[]): HostStart | null {
     const known = this.hosts.get(host);
@@ -171,7 +180,12 @@ class HostMemory {
     return known;
   }
 
-  keep(host: string, start: HostStart, written: Map<string, Buffer>): void {
+  keep(host: string, start: HostStart, written: Map<string, Buffer>, now = Date.now()): void {
+    const until = this.shared.get(host);
+    if (until !== undefined) {
+      if (until > now) return;
+      this.shared.delete(host);
+    }
     const states = new Map(start.states);
     for (const [metric, state] of written) states.set(metric, state);
     this.hosts.delete(host);
@@ -188,6 +202,18 @@ class HostMemory {
 
   forget(host: string): void {
     this.hosts.delete(host);
+  }
+
+  /** Another process changed the host under this one's fold: read it before each fold for a while. */
+  share(host: string, now = Date.now()): void {
+    this.hosts.delete(host);
+    // Last in the map's order, so the oldest entries come first.
+    this.shared.delete(host);
+    this.shared.set(host, now + SHARED_HOST_MS);
+    for (const [oldest, until] of this.shared) {
+      if (this.shared.size <= REMEMBERED_HOSTS && until > now) break;
+      this.shared.delete(oldest);
+    }
   }
 }
 
@@ -289,6 +315,7 @@ export class Folder {
         // The script applies a host's group whole or not at all: only all folded means applied.
         if (answers[r]!.every((code) => code === 1 || code === 2))
           this.memory.keep(round.host, round, written[r]!);
+        else if (answers[r]!.includes(AGAIN)) this.memory.share(round.host);
         else this.memory.forget(round.host);
         round.indexes.forEach((at, k) => {
           const code = answers[r]![k]!;
