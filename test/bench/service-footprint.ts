@@ -1,6 +1,7 @@
 // What each service keeps in memory when it has nothing to do: built, connected
 // to NATS and Redis, ready, with no sample posted yet. The resident set is read
-// from /proc every half second after the services settle; the median is quoted.
+// from /proc every half second once the services have settled (start-up's
+// garbage is collected some 10 s after ready); the median is quoted.
 import { median } from './percentile.ts';
 import { rssBytes } from './proc-stat.ts';
 import type { Child } from './processes.ts';
@@ -9,7 +10,7 @@ import { renderTable } from './table.ts';
 
 /** The ceiling each service's resident set at idle should stay under. */
 const IDLE_RSS_BYTES = 70 * 1024 * 1024;
-const SETTLE_MS = 5_000;
+const SETTLE_MS = 15_000;
 const WINDOW_MS = 5_000;
 const EVERY_MS = 500;
 
