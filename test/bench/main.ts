@@ -16,9 +16,15 @@ import { type BenchOptions, type BenchPlan, parseOptions, planFor } from './opti
 import { CpuMeter } from './proc-stat.ts';
 import { Processes } from './processes.ts';
 import { measureFootprint } from './producer-footprint.ts';
-import { type BenchResults, renderFootprint, renderNotes, renderTableOf } from './report.ts';
+import {
+  type BenchResults,
+  renderFootprint,
+  renderIdle,
+  renderNotes,
+  renderTableOf,
+} from './report.ts';
 import { runScaleOut } from './scale-out.ts';
-import { measureIdle, renderIdle } from './service-footprint.ts';
+import { measureIdle } from './service-footprint.ts';
 import { startCeiling, startLoadstar } from './services.ts';
 import { measureStorage } from './storage.ts';
 import { StoreBacklog } from './store-backlog.ts';

@@ -4,6 +4,7 @@ import type { Comparison, SideFigures } from './compare.ts';
 import type { DeliveryFigures } from './grpc-latency.ts';
 import type { HistoryFigures } from './history-queries.ts';
 import type { FootprintFigures, Usage } from './producer-footprint.ts';
+import type { IdleFigures } from './service-footprint.ts';
 import { count, ms, percent, ratio, renderTable } from './table.ts';
 
 export interface BenchResults {
@@ -170,6 +171,21 @@ function megabytes(bytes: number): string {
 
 function usage(u: Usage): string {
   return `${percent(u.cpuPercent)} / ${megabytes(u.rssMedianBytes)}`;
+}
+
+/** What each service's resident set at idle should stay under. */
+const SERVICE_IDLE_RSS_BYTES = 70 * 1024 * 1024;
+
+/** Each service's median RSS at idle beside its ceiling. */
+export function renderIdle(figures: IdleFigures[]): string {
+  return renderTable(
+    ['services at idle (built, connected, ready, nothing posted)', 'median RSS', 'target'],
+    figures.map((f) => [
+      f.service,
+      megabytes(f.rssMedianBytes),
+      verdict(f.rssMedianBytes <= SERVICE_IDLE_RSS_BYTES, '<= 70 MB'),
+    ]),
+  );
 }
 
 /** The agent beside node_exporter: CPU (children included) and median RSS, and the programs it starts. */

@@ -6,10 +6,7 @@ import { median } from './percentile.ts';
 import { rssBytes } from './proc-stat.ts';
 import type { Child } from './processes.ts';
 import type { Loadstar } from './services.ts';
-import { renderTable } from './table.ts';
 
-/** The ceiling each service's resident set at idle should stay under. */
-const IDLE_RSS_BYTES = 70 * 1024 * 1024;
 const SETTLE_MS = 15_000;
 const WINDOW_MS = 5_000;
 const EVERY_MS = 500;
@@ -33,15 +30,4 @@ export async function measureIdle(loadstar: Loadstar): Promise<IdleFigures[]> {
     await new Promise((resolve) => setTimeout(resolve, EVERY_MS));
   }
   return [...readings].map(([service, rss]) => ({ service, rssMedianBytes: median(rss) }));
-}
-
-export function renderIdle(figures: IdleFigures[]): string {
-  return renderTable(
-    ['services at idle (built, connected, ready, nothing posted)', 'median RSS', 'target'],
-    figures.map((f) => [
-      f.service,
-      `${(f.rssMedianBytes / 1024 / 1024).toFixed(1)} MB`,
-      `<= 70 MB ${f.rssMedianBytes <= IDLE_RSS_BYTES ? 'met' : 'MISSED'}`,
-    ]),
-  );
 }
