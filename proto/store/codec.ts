@@ -214,12 +214,9 @@ function unzigzag(u: number): number {
   return u % 2 === 0 ? u / 2 : -(u + 1) / 2;
 }
 
-/** Room for `n` more entries in a column, doubling it when full. */
-function grown<T extends Float64Array | Int8Array>(column: T, used: number, n: number): T {
-  if (used + n <= column.length) return column;
-  const next = new (column.constructor as { new (length: number): T })(
-    Math.max(column.length * 2, used + n),
-  );
+/** A full column, copied into one twice its size. */
+function doubled<T extends Float64Array | Int8Array>(column: T): T {
+  const next = new (column.constructor as { new (length: number): T })(column.length * 2);
   next.set(column);
   return next;
 }
@@ -238,9 +235,9 @@ export class RawSeries {
 
   push(time: number, value: number, scale: number): void {
     if (this.length === this.time.length) {
-      this.time = grown(this.time, this.length, 1);
-      this.value = grown(this.value, this.length, 1);
-      this.scale = grown(this.scale, this.length, 1);
+      this.time = doubled(this.time);
+      this.value = doubled(this.value);
+      this.scale = doubled(this.scale);
     }
     this.time[this.length] = time;
     this.value[this.length] = value;
@@ -344,12 +341,12 @@ class MinuteParts {
 
   push(time: number, count: number, scale: number, sum: number, min: number, max: number): void {
     if (this.length === this.time.length) {
-      this.time = grown(this.time, this.length, 1);
-      this.count = grown(this.count, this.length, 1);
-      this.scale = grown(this.scale, this.length, 1);
-      this.sum = grown(this.sum, this.length, 1);
-      this.min = grown(this.min, this.length, 1);
-      this.max = grown(this.max, this.length, 1);
+      this.time = doubled(this.time);
+      this.count = doubled(this.count);
+      this.scale = doubled(this.scale);
+      this.sum = doubled(this.sum);
+      this.min = doubled(this.min);
+      this.max = doubled(this.max);
     }
     const i = this.length++;
     this.time[i] = time;
@@ -443,9 +440,9 @@ export class MinuteSeries {
   add(time: number, count: number, scale: number, sum: number, min: number, max: number): void {
     if (this.length === this.time.length) {
       for (const column of ['time', 'count', 'sum', 'avg', 'min', 'max'] as const)
-        this[column] = grown(this[column], this.length, 1);
-      this.scale = grown(this.scale, this.length, 1);
-      this.decimalAvg = grown(this.decimalAvg, this.length, 1);
+        this[column] = doubled(this[column]);
+      this.scale = doubled(this.scale);
+      this.decimalAvg = doubled(this.decimalAvg);
     }
     const i = this.length++;
     this.time[i] = time;
@@ -573,20 +570,15 @@ export function rawSeries(
   blocks.forEach((block, i) => {
     if (block) decodeRawBlock(block, hours[i]!, all);
   });
+  const order: number[] = [];
   let sorted = true;
-  let inRange = 0;
   for (let i = 0; i < all.length; i++) {
     const t = all.time[i]!;
     if (t < from || t > to) continue;
-    inRange++;
-    if (i > 0 && t < all.time[i - 1]!) sorted = false;
+    if (order.length > 0 && t < all.time[order[order.length - 1]!]!) sorted = false;
+    order.push(i);
   }
-  if (sorted && inRange === all.length) return all;
-  const order: number[] = [];
-  for (let i = 0; i < all.length; i++) {
-    const t = all.time[i]!;
-    if (t >= from && t <= to) order.push(i);
-  }
+  if (sorted && order.length === all.length) return all;
   // Stable, so samples of the same time keep their arrival order.
   if (!sorted) order.sort((a, b) => all.time[a]! - all.time[b]!);
   const out = new RawSeries();
