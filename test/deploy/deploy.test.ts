@@ -3,6 +3,7 @@
 // for real on free loopback ports, and the compose file. Stops what it starts, by PID.
 import { copyFileSync, cpSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseEnv } from 'node:util';
@@ -32,6 +33,13 @@ import { removeDir } from '../harness/servers.ts';
 const UNITS = join(DEPLOY, 'systemd');
 const ENV_DIR = join(UNITS, 'env');
 const NODE_SERVICES = ['receiver', 'store', 'rules', 'notifier', 'gateway'] as const;
+
+/** A loopback port held by a listener of this process until closed. */
+async function holdPort(): Promise<{ port: number; close(): void }> {
+  const holder = createNetServer();
+  await new Promise<void>((listening) => holder.listen(0, '127.0.0.1', listening));
+  return { port: (holder.address() as AddressInfo).port, close: () => holder.close() };
+}
 
 const envFile = (name: string) => parseEnv(read(join(ENV_DIR, name))) as Record<string, string>;
 const portOf = (url: string) => Number(new URL(url).port);
@@ -247,8 +255,13 @@ describe('deploy/: the files an operator installs', function () {
     });
 
     it('starts 3 NATS nodes that elect a JetStream leader and keep a stream on all three', async () => {
-      const nodes = await startNatsCluster(tempDir('nats'), natsPorts);
+      // A port found free and taken by another process before the bind (seen in CI)
+      // moves the cluster to other ports instead of failing it.
+      const taken = await holdPort();
+      natsPorts.set(6223, taken.port);
+      const nodes = await startNatsCluster(tempDir('nats'), natsPorts).finally(() => taken.close());
       started.push(...nodes);
+      expect(natsPorts.get(6223)).to.not.equal(taken.port);
       natsUrls.push(...nodes.map((node) => node.url));
       // Every node answers JetStream requests once the cluster has a meta leader.
       for (const url of natsUrls) {
@@ -281,8 +294,14 @@ describe('deploy/: the files an operator installs', function () {
     });
 
     it('forms a Redis Cluster of 3 primaries and 3 replicas with create.sh, once', async () => {
-      const nodes = await startRedisNodes(tempDir('redis'), redisPorts);
+      // A cluster bus port (the client port + 10000) taken before the bind, as seen in CI.
+      const taken = await holdPort();
+      redisPorts.set(17005, taken.port);
+      const nodes = await startRedisNodes(tempDir('redis'), redisPorts).finally(() =>
+        taken.close(),
+      );
       started.push(...nodes);
+      expect(redisPorts.get(17005)).to.not.equal(taken.port);
       redisUrls.push(...nodes.map((node) => node.url));
       const created = createRedisCluster(nodes);
       expect(created.status, created.output).to.equal(0);

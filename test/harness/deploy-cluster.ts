@@ -3,7 +3,7 @@
 // temporary data dirs, so the tests that run on them keep those files honest.
 // Stops only what it started, by PID.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { eventually } from './eventually.ts';
@@ -76,6 +76,9 @@ export function launch(command: string, args: string[]): Launched {
   };
 }
 
+/** How the deploy files name a fixed port: `127.0.0.1:4222`, `port 7000`, `cluster-port 17000`. */
+const RELOCATED = /(127\.0\.0\.1:|\bport |cluster-port )(\d+)\b/g;
+
 /**
  * The deploy files name fixed loopback ports (the layout of deploy/README.md);
  * tests move every one to a free port. `ports` is shared by files that must
@@ -84,7 +87,7 @@ export function launch(command: string, args: string[]): Launched {
 export async function relocate(
   text: string,
   ports: Map<number, number>,
-  pattern = /(127\.0\.0\.1:|\bport |cluster-port )(\d+)\b/g,
+  pattern = RELOCATED,
 ): Promise<string> {
   for (const match of text.matchAll(pattern)) {
     const fixed = Number(match[2]);
@@ -176,6 +179,7 @@ export interface NatsNode extends DeployedServer {
 export async function startNatsCluster(
   dir: string,
   ports = new Map<number, number>(),
+  retried = false,
 ): Promise<NatsNode[]> {
   const nodes: NatsNode[] = [];
   for (const n of [1, 2, 3]) {
@@ -196,7 +200,22 @@ export async function startNatsCluster(
     );
     nodes.push(node);
   }
-  await Promise.all(nodes.map((node) => node.start()));
+  const started = await Promise.allSettled(nodes.map((node) => node.start()));
+  const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) {
+    await Promise.all(nodes.map((node) => node.stop()));
+    // A port found free was taken before the bind: the nodes name each other's
+    // ports, so all three move. Once only; anything else is the failure itself.
+    if (!retried && /address already in use/i.test((failed.reason as Error).message)) {
+      for (const n of [1, 2, 3]) {
+        rmSync(join(dir, `node-${n}`), { recursive: true, force: true });
+        for (const match of read(join(DEPLOY, 'nats', `node-${n}.conf`)).matchAll(RELOCATED))
+          ports.delete(Number(match[2]));
+      }
+      return startNatsCluster(dir, ports, true);
+    }
+    throw failed.reason;
+  }
   return nodes;
 }
 
@@ -214,8 +233,7 @@ export async function startRedisNodes(
   ports = new Map<number, number>(),
 ): Promise<RedisNode[]> {
   const include = 'include /etc/redis/loadstar-cluster.conf';
-  const nodes: RedisNode[] = [];
-  for (const fixed of [7000, 7001, 7002, 7003, 7004, 7005]) {
+  const startNode = async (fixed: number): Promise<RedisNode> => {
     const data = join(dir, String(fixed));
     let conf = read(join(DEPLOY, 'redis-cluster', `redis-${fixed}.conf`));
     conf = swap(conf, include, `include ${join(DEPLOY, 'redis-cluster', 'cluster.conf')}`);
@@ -226,14 +244,26 @@ export async function startRedisNodes(
     const file = join(dir, `redis-${fixed}.conf`);
     writeFileSync(file, conf);
     const port = ports.get(fixed)!;
-    nodes.push(
-      Object.assign(new DeployedServer(`redis ${fixed}`, port, 'redis-server', [file]), {
-        url: `redis://127.0.0.1:${port}`,
-      }),
-    );
-  }
-  await Promise.all(nodes.map((node) => node.start()));
-  return nodes;
+    const node = Object.assign(new DeployedServer(`redis ${fixed}`, port, 'redis-server', [file]), {
+      url: `redis://127.0.0.1:${port}`,
+    });
+    await node.start();
+    return node;
+  };
+  const startWithFreshPorts = async (fixed: number): Promise<RedisNode> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await startNode(fixed);
+      } catch (err) {
+        // A free port (or its cluster bus port, 10000 above) was taken by another
+        // process between being found free and the bind: this node alone moves again.
+        if (attempt === 3 || !/Address already in use/.test((err as Error).message)) throw err;
+        ports.delete(fixed);
+        ports.delete(fixed + 10_000);
+      }
+    }
+  };
+  return Promise.all([7000, 7001, 7002, 7003, 7004, 7005].map(startWithFreshPorts));
 }
 
 /** Runs deploy/redis-cluster/create.sh on the nodes, primaries first, as the README says. */
