@@ -4,6 +4,9 @@
 // reads at run time (Lua scripts, the .proto, the dashboard, package.json,
 // .env.example) are copied to the same places, and dist/node_modules points at
 // the repository's, so every path a module makes from its own location holds.
+// Then each program a process runs is bundled over its own file, with what it
+// imports (packages too): one module to load instead of 300 to 530, which keeps
+// about 10 MB less resident in every service (docs/DECISIONS.md).
 import { spawnSync } from 'node:child_process';
 import {
   cpSync,
@@ -14,8 +17,10 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { dirname, extname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { build, type Plugin } from 'esbuild';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const DIST = join(REPO, 'dist');
@@ -23,6 +28,18 @@ const DIST = join(REPO, 'dist');
 const SOURCES = ['proto', 'producer', 'receiver', 'gateway', 'deploy'];
 /** What the code reads at run time besides its modules. */
 const ASSETS = new Set(['.lua', '.proto', '.html', '.css', '.js', '.json', '.yaml']);
+/** The programs a process runs (systemd units, `npm start`, operators' commands). */
+const PROGRAMS = [
+  'receiver/main.ts',
+  'receiver/store/main.ts',
+  'receiver/store/replay.ts',
+  'receiver/rules/main.ts',
+  'receiver/notifier/main.ts',
+  'gateway/main.ts',
+  'producer/main.ts',
+  'deploy/supervise.ts',
+  'deploy/tap.ts',
+];
 /** Marks a finished build: `npm start` rebuilds when a source is newer. */
 export const BUILT = join(DIST, '.built');
 
@@ -36,6 +53,59 @@ function copyAssets(dir: string): void {
       cpSync(join(REPO, path), join(DIST, path));
     }
   }
+}
+
+/**
+ * A module finds the files it reads (Lua scripts, the .proto, the dashboard) from
+ * its own location, import.meta.url; inside a bundle that is the bundle's. Each
+ * module's import.meta.url is made its own file's again (assets sit beside it in dist/).
+ */
+function ownLocation(bundled: string): Plugin {
+  return {
+    name: 'own-location',
+    setup(plugin) {
+      plugin.onLoad({ filter: /\.ts$/ }, async ({ path }) => {
+        const text = await readFile(path, 'utf8');
+        const own = relative(dirname(bundled), join(DIST, relative(REPO, path))).replace(
+          /\.ts$/,
+          '.js',
+        );
+        return {
+          contents: text.replaceAll(
+            'import.meta.url',
+            `new URL(${JSON.stringify(own)}, import.meta.url).href`,
+          ),
+          loader: 'ts',
+        };
+      });
+    },
+  };
+}
+
+async function bundle(program: string): Promise<void> {
+  const outfile = join(DIST, program.replace(/\.ts$/, '.js'));
+  await build({
+    entryPoints: [join(REPO, program)],
+    outfile,
+    allowOverwrite: true,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    // Loaded from dist/node_modules instead: systeminformation only by other systems
+    // (Linux hosts read /proc), swagger-ui-dist because it finds its files from its own folder.
+    external: ['systeminformation', 'swagger-ui-dist'],
+    // The packages are CommonJS: their require() of Node's modules needs one in an ES module.
+    banner: {
+      js: "import { createRequire as createRequireOfBundle } from 'node:module';\nconst require = createRequireOfBundle(import.meta.url);",
+    },
+    plugins: [ownLocation(outfile)],
+    // Less to load and keep; names stay, so stack traces still read.
+    minifyWhitespace: true,
+    minifySyntax: true,
+    legalComments: 'eof',
+    logLevel: 'warning',
+  });
 }
 
 rmSync(BUILT, { force: true });
@@ -52,6 +122,7 @@ if (tsc.status !== 0) {
   process.exit(1);
 }
 for (const dir of SOURCES) copyAssets(dir);
+for (const program of PROGRAMS) await bundle(program);
 for (const file of ['package.json', '.env.example']) cpSync(join(REPO, file), join(DIST, file));
 const modules = join(DIST, 'node_modules');
 if (!existsSync(modules)) symlinkSync(relative(DIST, join(REPO, 'node_modules')), modules);

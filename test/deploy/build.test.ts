@@ -76,6 +76,16 @@ describe('the services built as JavaScript (npm run build)', function () {
         },
         { timeoutMs: 60_000, intervalMs: 250 },
       );
+      // What the built gateway reads from its packages' folders and its own only when asked.
+      for (const path of [
+        'docs',
+        'docs/swagger-ui-bundle.js',
+        'openapi.json',
+        'dashboard/uplot.js',
+      ]) {
+        const res = await fetch(`${gateway}${path}`);
+        expect(res.status, `${path}: ${await res.text()}`).to.equal(200);
+      }
       const lines = await Promise.all((await childPids(supervisor.child.pid!)).map(commandLine));
       for (const [, file] of ENTRY_POINTS) {
         const built = `dist/${file.replace(/\.ts$/, '.js')}`;
