@@ -48,14 +48,24 @@ export function cpuSecondsWithChildren(pid: number): number {
   return ticks / TICKS_PER_SECOND;
 }
 
-export function rssBytes(pid: number): number {
+/** A size from /proc/<pid>/status in bytes, NaN once the process is gone. */
+function statusBytes(pid: number, field: 'VmRSS' | 'RssAnon'): number {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = /^VmRSS:\s+(\d+) kB/m.exec(status)?.[1];
+    const kb = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1];
     return kb === undefined ? Number.NaN : Number(kb) * 1024;
   } catch {
     return Number.NaN;
   }
+}
+
+export function rssBytes(pid: number): number {
+  return statusBytes(pid, 'VmRSS');
+}
+
+/** The resident set less file pages (the node binary, which every Node process on the host shares). */
+export function anonymousRssBytes(pid: number): number {
+  return statusBytes(pid, 'RssAnon');
 }
 
 /** CPU seconds of several named processes over a span of time. */
