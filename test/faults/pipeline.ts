@@ -41,6 +41,7 @@ export interface Part {
 export class NodePart implements Part {
   private child?: ChildProcess;
   private lines: string[] = [];
+  private exitedAt = 0;
 
   constructor(
     readonly name: string,
@@ -64,6 +65,11 @@ export class NodePart implements Part {
   }
 
   async start(): Promise<void> {
+    this.spawn();
+    await this.ready();
+  }
+
+  private spawn(): void {
     const env: Record<string, string> = {
       PATH: `${process.env.PATH}:/usr/sbin`,
       HOME: process.env.HOME ?? '/root',
@@ -82,13 +88,30 @@ export class NodePart implements Part {
         if (this.lines.length > 200) this.lines.shift();
       });
     }
-    await this.ready();
+    this.child.once('exit', () => {
+      this.exitedAt = Date.now();
+    });
   }
 
+  /**
+   * Resolves once the service answers ready. One that exits on its own meanwhile
+   * is started again 2 s later, as its systemd unit does (Restart=always,
+   * RestartSec=2s), unless it refused its settings (exit 2): a service exits when
+   * JetStream times out at its start, as a new cluster's may on a busy machine.
+   */
   async ready(): Promise<void> {
     await eventually(
       async () => {
-        if (this.child?.exitCode !== null || this.child?.signalCode !== null) {
+        const child = this.child!;
+        if (child.exitCode !== null || child.signalCode !== null) {
+          if (
+            child.exitCode !== null &&
+            child.exitCode !== 2 &&
+            Date.now() - this.exitedAt >= 2_000
+          ) {
+            this.lines.push(`(exited with ${child.exitCode}: started again, as systemd would)`);
+            this.spawn();
+          }
           throw new Error(`${this.name} exited: ${this.tail()}`);
         }
         const res = await fetch(this.readyUrl, { signal: AbortSignal.timeout(1_000) });
