@@ -263,7 +263,18 @@ export async function startRedisNodes(
       }
     }
   };
-  return Promise.all([7000, 7001, 7002, 7003, 7004, 7005].map(startWithFreshPorts));
+  const started = await Promise.allSettled(
+    [7000, 7001, 7002, 7003, 7004, 7005].map(startWithFreshPorts),
+  );
+  const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) {
+    // The caller never sees these nodes: stop the ones that did start.
+    await Promise.all(
+      started.map((s) => (s.status === 'fulfilled' ? s.value.stop() : Promise.resolve())),
+    );
+    throw failed.reason;
+  }
+  return started.map((s) => (s as PromiseFulfilledResult<RedisNode>).value);
 }
 
 /** Runs deploy/redis-cluster/create.sh on the nodes, primaries first, as the README says. */
