@@ -80,6 +80,21 @@ export function launch(command: string, args: string[]): Launched {
 const RELOCATED = /(127\.0\.0\.1:|\bport |cluster-port )(\d+)\b/g;
 
 /**
+ * A port found free was taken by another process before the server bound it
+ * (nats-server and redis-server both say so in these words).
+ */
+const portTaken = (err: unknown) => /address already in use/i.test((err as Error).message);
+
+/** Starts servers together: all of them, or none left running and the first failure thrown. */
+async function startTogether<T extends DeployedServer>(starts: Promise<T>[]): Promise<T[]> {
+  const settled = await Promise.allSettled(starts);
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (!failed) return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
+  await Promise.all(settled.map((s) => (s.status === 'fulfilled' ? s.value.stop() : undefined)));
+  throw failed.reason;
+}
+
+/**
  * The deploy files name fixed loopback ports (the layout of deploy/README.md);
  * tests move every one to a free port. `ports` is shared by files that must
  * agree (the three NATS nodes' routes, NATS_URL and the node configs).
@@ -127,19 +142,24 @@ export class DeployedServer {
     private readonly args: string[],
   ) {}
 
-  /** Starts the process and resolves once its port answers. */
+  /** Starts the process and resolves once its port answers; a start that fails leaves nothing running. */
   async start(): Promise<void> {
     const launched = launch(this.command, this.args);
     this.launched = launched;
-    await eventually(
-      async () => {
-        if (launched.child.exitCode !== null || launched.child.signalCode !== null) {
-          throw new Error(`${this.name} exited: ${launched.output()}`);
-        }
-        await portAnswers(this.port);
-      },
-      { timeoutMs: 15_000, intervalMs: 50 },
-    );
+    try {
+      await eventually(
+        async () => {
+          if (launched.child.exitCode !== null || launched.child.signalCode !== null) {
+            throw new Error(`${this.name} exited: ${launched.output()}`);
+          }
+          await portAnswers(this.port);
+        },
+        { timeoutMs: 15_000, intervalMs: 50 },
+      );
+    } catch (err) {
+      await launched.stop();
+      throw err;
+    }
   }
 
   pid(): number {
@@ -179,8 +199,23 @@ export interface NatsNode extends DeployedServer {
 export async function startNatsCluster(
   dir: string,
   ports = new Map<number, number>(),
-  retried = false,
 ): Promise<NatsNode[]> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startNatsNodes(dir, ports);
+    } catch (err) {
+      // The nodes name each other's ports, so all three move. Once only.
+      if (attempt === 2 || !portTaken(err)) throw err;
+      for (const n of [1, 2, 3]) {
+        rmSync(join(dir, `node-${n}`), { recursive: true, force: true });
+        for (const match of read(join(DEPLOY, 'nats', `node-${n}.conf`)).matchAll(RELOCATED))
+          ports.delete(Number(match[2]));
+      }
+    }
+  }
+}
+
+async function startNatsNodes(dir: string, ports: Map<number, number>): Promise<NatsNode[]> {
   const nodes: NatsNode[] = [];
   for (const n of [1, 2, 3]) {
     const source = read(join(DEPLOY, 'nats', `node-${n}.conf`));
@@ -200,23 +235,7 @@ export async function startNatsCluster(
     );
     nodes.push(node);
   }
-  const started = await Promise.allSettled(nodes.map((node) => node.start()));
-  const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-  if (failed) {
-    await Promise.all(nodes.map((node) => node.stop()));
-    // A port found free was taken before the bind: the nodes name each other's
-    // ports, so all three move. Once only; anything else is the failure itself.
-    if (!retried && /address already in use/i.test((failed.reason as Error).message)) {
-      for (const n of [1, 2, 3]) {
-        rmSync(join(dir, `node-${n}`), { recursive: true, force: true });
-        for (const match of read(join(DEPLOY, 'nats', `node-${n}.conf`)).matchAll(RELOCATED))
-          ports.delete(Number(match[2]));
-      }
-      return startNatsCluster(dir, ports, true);
-    }
-    throw failed.reason;
-  }
-  return nodes;
+  return startTogether(nodes.map((node) => node.start().then(() => node)));
 }
 
 export interface RedisNode extends DeployedServer {
@@ -255,26 +274,14 @@ export async function startRedisNodes(
       try {
         return await startNode(fixed);
       } catch (err) {
-        // A free port (or its cluster bus port, 10000 above) was taken by another
-        // process between being found free and the bind: this node alone moves again.
-        if (attempt === 3 || !/Address already in use/.test((err as Error).message)) throw err;
+        // Its port or its cluster bus port (10000 above) was taken: this node alone moves again.
+        if (attempt === 3 || !portTaken(err)) throw err;
         ports.delete(fixed);
         ports.delete(fixed + 10_000);
       }
     }
   };
-  const started = await Promise.allSettled(
-    [7000, 7001, 7002, 7003, 7004, 7005].map(startWithFreshPorts),
-  );
-  const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-  if (failed) {
-    // The caller never sees these nodes: stop the ones that did start.
-    await Promise.all(
-      started.map((s) => (s.status === 'fulfilled' ? s.value.stop() : Promise.resolve())),
-    );
-    throw failed.reason;
-  }
-  return started.map((s) => (s as PromiseFulfilledResult<RedisNode>).value);
+  return startTogether([7000, 7001, 7002, 7003, 7004, 7005].map(startWithFreshPorts));
 }
 
 /** Runs deploy/redis-cluster/create.sh on the nodes, primaries first, as the README says. */
