@@ -48,24 +48,30 @@ export function cpuSecondsWithChildren(pid: number): number {
   return ticks / TICKS_PER_SECOND;
 }
 
-/** A size from /proc/<pid>/status in bytes, NaN once the process is gone. */
-function statusBytes(pid: number, field: 'VmRSS' | 'RssAnon'): number {
+export interface Resident {
+  /** The resident set (VmRSS). */
+  rss: number;
+  /** Of it, what is not file pages (RssAnon): the node binary's pages are shared by every Node process. */
+  anonymous: number;
+}
+
+/** The resident set in bytes from one read of /proc/<pid>/status; NaN once the process is gone. */
+export function residentBytes(pid: number): Resident {
+  let status = '';
   try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1];
-    return kb === undefined ? Number.NaN : Number(kb) * 1024;
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
   } catch {
-    return Number.NaN;
+    // Gone: both read as NaN, which the report shows as n/a.
   }
+  const kb = (field: string) => {
+    const found = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1];
+    return found === undefined ? Number.NaN : Number(found) * 1024;
+  };
+  return { rss: kb('VmRSS'), anonymous: kb('RssAnon') };
 }
 
 export function rssBytes(pid: number): number {
-  return statusBytes(pid, 'VmRSS');
-}
-
-/** The resident set less file pages (the node binary, which every Node process on the host shares). */
-export function anonymousRssBytes(pid: number): number {
-  return statusBytes(pid, 'RssAnon');
+  return residentBytes(pid).rss;
 }
 
 /** CPU seconds of several named processes over a span of time. */

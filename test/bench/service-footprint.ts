@@ -4,7 +4,7 @@
 // are quoted. V8 gives start-up's heap back only when its memory reducer runs,
 // which was seen 8 to 20 s after ready: the idle reading starts 30 s after ready.
 import { median } from './percentile.ts';
-import { anonymousRssBytes, rssBytes } from './proc-stat.ts';
+import { type Resident, residentBytes } from './proc-stat.ts';
 import type { Child } from './processes.ts';
 import type { Loadstar } from './services.ts';
 
@@ -24,25 +24,23 @@ export interface IdleFigures {
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Medians of each reading of each service over `windowMs`. */
+/** Each service's median resident set, and of it what is not shared, over `windowMs`. */
 async function readWindow(
   services: Record<string, Child>,
   windowMs: number,
-  read: ((pid: number) => number)[],
-): Promise<Map<string, number[]>> {
-  const readings = new Map(
-    Object.keys(services).map((name) => [name, read.map(() => [] as number[])]),
-  );
+): Promise<Map<string, Resident>> {
+  const readings = new Map(Object.keys(services).map((name) => [name, [] as Resident[]]));
   for (let elapsed = 0; elapsed < windowMs; elapsed += EVERY_MS) {
-    for (const [name, child] of Object.entries(services)) {
-      const lists = readings.get(name)!;
-      read.forEach((reading, i) => {
-        lists[i]!.push(reading(child.pid));
-      });
-    }
+    for (const [name, child] of Object.entries(services))
+      readings.get(name)!.push(residentBytes(child.pid));
     await pause(EVERY_MS);
   }
-  return new Map([...readings].map(([name, lists]) => [name, lists.map(median)]));
+  return new Map(
+    [...readings].map(([name, read]) => [
+      name,
+      { rss: median(read.map((r) => r.rss)), anonymous: median(read.map((r) => r.anonymous)) },
+    ]),
+  );
 }
 
 export async function measureIdle(loadstar: Loadstar): Promise<IdleFigures[]> {
@@ -52,13 +50,13 @@ export async function measureIdle(loadstar: Loadstar): Promise<IdleFigures[]> {
     gateway: loadstar.gateway,
   };
   const ready = Date.now();
-  const start = await readWindow(services, START_WINDOW_MS, [rssBytes]);
+  const start = await readWindow(services, START_WINDOW_MS);
   await pause(ready + IDLE_AFTER_MS - Date.now());
-  const idle = await readWindow(services, WINDOW_MS, [rssBytes, anonymousRssBytes]);
+  const idle = await readWindow(services, WINDOW_MS);
   return Object.keys(services).map((service) => ({
     service,
-    startRssMedianBytes: start.get(service)![0]!,
-    rssMedianBytes: idle.get(service)![0]!,
-    anonymousMedianBytes: idle.get(service)![1]!,
+    startRssMedianBytes: start.get(service)!.rss,
+    rssMedianBytes: idle.get(service)!.rss,
+    anonymousMedianBytes: idle.get(service)!.anonymous,
   }));
 }
