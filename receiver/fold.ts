@@ -22,7 +22,7 @@ import {
   sampleValues,
   scripts,
 } from '../proto/store/codec.ts';
-import { HostEncoder } from '../proto/store/encode.ts';
+import { HostEncoder, packBlockWrites, packStates } from '../proto/store/encode.ts';
 
 type Argument = string | number | Buffer;
 
@@ -486,13 +486,9 @@ export class Folder {
     }
     const writes = encoder.finish();
     const prefix = historyKeys.prefix(round.host);
-    const suffix = (key: string) => key.slice(prefix.length);
-    args.push(writes.blocks.length);
-    for (const b of writes.blocks)
-      args.push(suffix(b.key), b.bytes, b.fresh, b.firstLength, b.expireAt);
-    args.push(writes.trims.length, ...writes.trims.map(suffix));
-    args.push(writes.states.size);
-    for (const [metric, state] of writes.states) args.push(metric, state);
+    args.push(packBlockWrites(writes.blocks, prefix));
+    args.push(writes.trims.length, ...writes.trims.map((key) => key.slice(prefix.length)));
+    args.push(packStates(writes.states));
     args.push(writes.kept.size);
     for (const [hour, count] of writes.kept) args.push(hour, count);
     return { args, states: writes.states };
@@ -505,7 +501,8 @@ export class Folder {
       const sample = samples[at]!;
       args.push('', String(sample.time), String(sample.interval), values[at]!.packed, '');
     }
-    args.push(0, 0, 0, 0);
+    // No block writes, trims, states or kept counts: the cross-host part reads none.
+    args.push('', 0, '', 0);
     return args;
   }
 

@@ -12,11 +12,17 @@
 -- then groups, one per host: host, state version read, paused and wiped_before as
 -- encode.ts used them, n, then per sample: id hash (8 bytes), time (epoch ms),
 -- interval (s, 0 = unknown), metrics "name token ..." (codec.ts valueToken), recorded
--- (1 or 0); nb, then per block write: key suffix, bytes, fresh, first item's length,
--- expiry (epoch ms); nt, then key suffixes of blocks to trim; ns, then metric and
--- state; nk, then raw block hour and samples kept in it.
+-- (1 or 0); the block writes packed in one argument (BLOCK_WRITE); nt, then key
+-- suffixes of blocks to trim; the new states packed in one argument (STATE_WRITE);
+-- nk, then raw block hour and samples kept in it.
 -- A sample's outcome: 1 folded into history, 2 folded but not recorded (paused or
 -- wiped), 0 folded before, -1 older than the horizon, 9 encode again and retry.
+
+-- encode.ts packBlockWrites and packStates: per block write, key suffix, bytes,
+-- fresh first item, first item's length, expiry (epoch ms); per state, metric
+-- and state. Lengths lead the strings (struct's c0 takes the number before it).
+local BLOCK_WRITE = '>Hc0Ic0Ic0Id'
+local STATE_WRITE = '>Bc0Hc0'
 
 local function parse_metrics(packed)
   local names, tokens = {}, {}
@@ -41,13 +47,11 @@ local function fold_host(args, at, all_rules, outcomes)
   local host, version, paused, wiped = args[at], args[at + 1], args[at + 2], args[at + 3]
   local n = tonumber(args[at + 4])
   local first = at + 5
-  local after_samples = first + 5 * n
-  local nb = tonumber(args[after_samples])
-  local trims_at = after_samples + 1 + 5 * nb
+  local blocks_at = first + 5 * n
+  local trims_at = blocks_at + 1
   local nt = tonumber(args[trims_at])
   local states_at = trims_at + 1 + nt
-  local ns = tonumber(args[states_at])
-  local kept_at = states_at + 1 + 2 * ns
+  local kept_at = states_at + 1
   local nk = tonumber(args[kept_at])
   local next_group = kept_at + 1 + 2 * nk
 
@@ -156,15 +160,22 @@ local function fold_host(args, at, all_rules, outcomes)
   if #union > 0 then redis.call('SADD', p .. 'metrics', unpack(union)) end
 
   -- History, as encoded: block bytes, closed blocks trimmed, the new states.
-  for w = after_samples + 1, trims_at - 1, 5 do
-    apply_block(p .. args[w], args[w + 1], args[w + 2], tonumber(args[w + 3]), args[w + 4])
+  local writes, at_byte = args[blocks_at], 1
+  while at_byte <= #writes do
+    local suffix, bytes, fresh, first_length, expire_at
+    suffix, bytes, fresh, first_length, expire_at, at_byte = struct.unpack(BLOCK_WRITE, writes, at_byte)
+    apply_block(p .. suffix, bytes, fresh, first_length, string.format('%d', expire_at))
   end
   for w = trims_at + 1, states_at - 1 do trim_block(p .. args[w]) end
-  if ns > 0 then
-    local saved = {}
-    for w = states_at + 1, kept_at - 1 do saved[#saved + 1] = args[w] end
-    redis.call('HSET', state_key, unpack(saved))
+  local states, saved = args[states_at], {}
+  at_byte = 1
+  while at_byte <= #states do
+    local metric, state
+    metric, state, at_byte = struct.unpack(STATE_WRITE, states, at_byte)
+    saved[#saved + 1] = metric
+    saved[#saved + 1] = state
   end
+  if #saved > 0 then redis.call('HSET', state_key, unpack(saved)) end
   redis.call('HINCRBY', state_key, '~v', 1)
   -- Samples raw history keeps, per raw block hour: whole hours leave with their blocks.
   local kept = p .. 'kept'
@@ -246,9 +257,9 @@ end
 -- Where the group after the one at `at` starts (its sections' counts lead the way).
 local function next_group_of(args, at)
   local n = tonumber(args[at + 4])
-  local i = at + 5 + 5 * n
-  i = i + 1 + 5 * tonumber(args[i])
-  i = i + 1 + tonumber(args[i])
-  i = i + 1 + 2 * tonumber(args[i])
+  -- Past the samples and the packed block writes: the trims' count.
+  local i = at + 5 + 5 * n + 1
+  -- Past the trims and the packed states: the kept counts' count.
+  i = i + 1 + tonumber(args[i]) + 1
   return i + 1 + 2 * tonumber(args[i])
 end
