@@ -50,7 +50,7 @@ export const storeCommand: Command<StoreConfig> = {
     fold: readRetention(s),
     consumer: {
       inFlight: s.number('STORE_IN_FLIGHT', 1024, { min: 1, max: 10_000, integer: true }),
-      settleMs: s.duration('STORE_SETTLE', '250ms', { min: 0, max: 10_000 }),
+      settleMs: s.duration('STORE_SETTLE', '1s', { min: 0, max: 10_000 }),
       pullExpiresMs: s.duration('STORE_PULL_EXPIRES', '5s', { min: 1_000, max: 60_000 }),
       ackWaitMs: s.duration('STORE_ACK_WAIT', '30s', { min: 1_000 }),
     },
