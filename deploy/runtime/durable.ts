@@ -91,6 +91,9 @@ export class DurableReader {
           expires: this.spec.pullExpiresMs,
         });
         this.messages = messages;
+        // A stop while the consumer was being set up found nothing to close. Stopped
+        // here, the loop below ends at once (close() would wait for that loop to run).
+        if (this.stopping) messages.stop();
         this.watchStatus(messages);
         for await (const msg of messages) await this.onMessage(msg);
       } catch (err) {

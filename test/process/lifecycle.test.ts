@@ -99,7 +99,7 @@ describe('services as processes', function () {
     );
     await ready(`http://127.0.0.1:${rulesPort}/readyz`);
     rules.child.disconnect();
-    expect(await rules.exited).to.equal(0);
+    expect(await rules.exited, rules.output()).to.equal(0);
     expect(rules.output())
       .to.include('the supervisor is gone: draining')
       .and.include('stopped cleanly');
