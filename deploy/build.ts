@@ -21,6 +21,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, extname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Plugin } from 'esbuild';
+import { LEAN_BUNDLE } from './lean-bundle.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const DIST = join(REPO, 'dist');
@@ -88,8 +89,7 @@ async function bundle(program: string): Promise<void> {
     entryPoints: [join(REPO, program)],
     outfile,
     allowOverwrite: true,
-    bundle: true,
-    platform: 'node',
+    ...LEAN_BUNDLE,
     format: 'esm',
     target: 'node20',
     // Loaded from dist/node_modules instead: systeminformation only by other systems
@@ -100,11 +100,6 @@ async function bundle(program: string): Promise<void> {
       js: "import { createRequire as createRequireOfBundle } from 'node:module';\nconst require = createRequireOfBundle(import.meta.url);",
     },
     plugins: [ownLocation(outfile)],
-    // Less to load and keep; names stay, so stack traces still read.
-    minifyWhitespace: true,
-    minifySyntax: true,
-    legalComments: 'eof',
-    logLevel: 'warning',
   });
 }
 

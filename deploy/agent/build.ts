@@ -9,6 +9,7 @@ import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Plugin } from 'esbuild';
+import { LEAN_BUNDLE } from '../lean-bundle.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const HERE = join(REPO, 'deploy', 'agent');
@@ -103,8 +104,7 @@ const file = join(dir, 'loadstar-agent.js');
 const result = await build({
   entryPoints: [join(REPO, 'producer', 'main.ts')],
   outfile: file,
-  bundle: true,
-  platform: 'node',
+  ...LEAN_BUNDLE,
   target: 'node18',
   // CommonJS: a .js file in a directory without package.json is read as CommonJS by every Node.
   format: 'cjs',
@@ -116,11 +116,6 @@ const result = await build({
     js: '#!/usr/bin/env -S node --lite-mode --no-expose-wasm\n// loadstar agent, one file: node loadstar-agent.js --help (README.md: Running the agent on other hosts)',
   },
   define: { LOADSTAR_AGENT_BUILD: JSON.stringify(buildId()) },
-  // Smaller to load and keep in memory; names stay, so stack traces still read.
-  minifyWhitespace: true,
-  minifySyntax: true,
-  legalComments: 'eof',
-  logLevel: 'warning',
   // deploy/runtime/command.ts finds the repository from import.meta.url, which a CommonJS
   // bundle lacks; the one file never asks it (producer/main.ts answers from its own text).
   logOverride: { 'empty-import-meta': 'silent' },
